@@ -1,0 +1,70 @@
+"""Shared pieces of the v1 API: the `updated_since` filter every list has, and a viewset whose
+writes go through a service (serializers only parse and present; they hold no rules)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django.db.models import Model, QuerySet
+from rest_framework import mixins, status, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+
+class UpdatedSinceFilterSet(django_filters.FilterSet):
+    """`?updated_since=` (ISO 8601) on every list, for incremental sync (DESIGN 5).
+
+    Filters on record ids (not model choices) so an id the caller cannot see behaves exactly
+    like one that does not exist: an empty list, never a different error.
+    """
+
+    updated_since = django_filters.IsoDateTimeFilter(
+        field_name="updated_at", lookup_expr="gte", label="Only records changed at or after this time (ISO 8601)."
+    )
+
+
+class ServiceViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """List/retrieve from a selector; create/update through `perform_service_create/update`."""
+
+    http_method_names = ["get", "post", "patch", "put", "head", "options"]
+    output_serializer_class = None
+
+    def selector(self) -> QuerySet:  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+    def get_queryset(self) -> QuerySet:
+        return self.selector()
+
+    def perform_service_create(self, data: dict[str, Any]) -> Model:
+        raise NotImplementedError
+
+    def perform_service_update(self, instance: Model, data: dict[str, Any]) -> Model:
+        raise NotImplementedError
+
+    def _respond(self, instance: Model, code: int) -> Response:
+        # Re-read through the selector so the response has the same shape (and query cost) as a GET.
+        instance = self.get_queryset().get(pk=instance.pk)
+        return Response(self.get_serializer(instance).data, status=code)
+
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        instance = self.perform_service_create(dict(serializer.validated_data))
+        return self._respond(instance, status.HTTP_201_CREATED)
+
+    def update(self, request: Request, *args, **kwargs) -> Response:
+        partial = kwargs.pop("partial", False)
+        instance = self.get_object()
+        serializer = self.get_serializer(instance, data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        instance = self.perform_service_update(instance, dict(serializer.validated_data))
+        return self._respond(instance, status.HTTP_200_OK)
+
+    def partial_update(self, request: Request, *args, **kwargs) -> Response:
+        kwargs["partial"] = True
+        return self.update(request, *args, **kwargs)

@@ -1,0 +1,269 @@
+"""Thin API views for the case record: fetch through a selector, write through a service."""
+
+from __future__ import annotations
+
+import django_filters
+from django import forms
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import generics, mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from cases import selectors, services
+from cases.models import Agency, Family, Member
+
+from .base import ServiceViewSet, UpdatedSinceFilterSet
+from .serializers import (
+    AgencySerializer,
+    ChronologyEntrySerializer,
+    FamilySerializer,
+    InformationGapSerializer,
+    LeadAssignmentSerializer,
+    LeadProfessionalSerializer,
+    MemberSerializer,
+    MeSerializer,
+    RelationshipSerializer,
+    ShareSerializer,
+)
+
+
+class MeView(generics.GenericAPIView):
+    serializer_class = MeSerializer
+    pagination_class = None
+
+    def get(self, request):
+        return Response(self.get_serializer(request.user).data)
+
+
+class AgencyFilter(UpdatedSinceFilterSet):
+    class Meta:
+        model = Agency
+        fields = ["kind"]
+
+
+class AgencyViewSet(viewsets.ReadOnlyModelViewSet):
+    """Every agency: partners need the ids to record appointments and to name the team around a family."""
+
+    queryset = Agency.objects.order_by("name", "id")
+    serializer_class = AgencySerializer
+    filterset_class = AgencyFilter
+
+
+class FamilyFilter(UpdatedSinceFilterSet):
+    team = django_filters.NumberFilter(field_name="team_id")
+    lead_professional = django_filters.NumberFilter(field_name="lead_professional_id")
+
+    class Meta:
+        model = Family
+        fields = ["status", "level"]
+
+
+class FamilyViewSet(ServiceViewSet):
+    serializer_class = FamilySerializer
+    filterset_class = FamilyFilter
+
+    def selector(self):
+        return selectors.family_list(user=self.request.user).order_by("id")
+
+    def perform_service_create(self, data):
+        return services.family_create(actor=self.request.user, **data)
+
+    def perform_service_update(self, instance, data):
+        return services.family_update(actor=self.request.user, family=instance, data=data)
+
+
+class FamilyScopedMixin:
+    """For /families/{family_pk}/...: the family is fetched (and authorised) first, 404 otherwise."""
+
+    _family: Family | None = None
+
+    @property
+    def family(self) -> Family:
+        if self._family is None:
+            self._family = selectors.family_get_for_user(user=self.request.user, family_id=self.kwargs["family_pk"])
+        return self._family
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        if "family_pk" in self.kwargs and not getattr(self, "swagger_fake_view", False):
+            context["family"] = self.family
+        return context
+
+
+class MemberFilter(UpdatedSinceFilterSet):
+    family = django_filters.NumberFilter(field_name="family_id")
+
+    class Meta:
+        model = Member
+        fields = ["role", "lives_in_household"]
+
+
+class MemberViewSet(ServiceViewSet):
+    serializer_class = MemberSerializer
+    filterset_class = MemberFilter
+
+    def selector(self):
+        return selectors.member_list(user=self.request.user).order_by("id")
+
+    def perform_service_create(self, data):
+        family = data.pop("family")
+        return services.member_create(actor=self.request.user, family=family, **data)
+
+    def perform_service_update(self, instance, data):
+        data.pop("family", None)
+        return services.member_update(actor=self.request.user, member=instance, data=data)
+
+
+class FamilyMemberViewSet(FamilyScopedMixin, MemberViewSet):
+    def selector(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Member.objects.none()
+        return selectors.member_list(user=self.request.user, family=self.family).order_by("id")
+
+    def get_serializer(self, *args, **kwargs):
+        kwargs["family_from_url"] = True
+        return super().get_serializer(*args, **kwargs)
+
+    def perform_service_create(self, data):
+        data.pop("family", None)
+        return services.member_create(actor=self.request.user, family=self.family, **data)
+
+
+class RelationshipViewSet(FamilyScopedMixin, mixins.DestroyModelMixin, ServiceViewSet):
+    """Who is whose parent or partner, within one family record."""
+
+    serializer_class = RelationshipSerializer
+    http_method_names = ["get", "post", "delete", "head", "options"]
+    filterset_class = None
+
+    def selector(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Family.objects.none()
+        return selectors.relationship_list(family=self.family)
+
+    def perform_service_create(self, data):
+        return services.relationship_create(actor=self.request.user, **data)
+
+    def perform_destroy(self, instance):
+        services.relationship_delete(actor=self.request.user, relationship=instance)
+
+
+class GapViewSet(FamilyScopedMixin, ServiceViewSet):
+    """Information gaps: what is not yet known about the family, why, and when to ask again.
+
+    `POST .../gaps/{id}/resolve/` marks one filled. Resolved gaps are listed with `?include_resolved=true`.
+    """
+
+    serializer_class = InformationGapSerializer
+    http_method_names = ["get", "post", "head", "options"]
+    filterset_class = None
+
+    def selector(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Family.objects.none()
+        include = self.request.query_params.get("include_resolved") in ("1", "true", "yes")
+        return selectors.gap_list(family=self.family, include_resolved=include or self.action != "list")
+
+    def perform_service_create(self, data):
+        return services.gap_record(actor=self.request.user, family=self.family, **data)
+
+    @extend_schema(request=None, responses=InformationGapSerializer)
+    @action(detail=True, methods=["post"])
+    def resolve(self, request, *args, **kwargs):
+        gap = self.get_object()
+        services.gap_resolve(actor=request.user, gap=gap)
+        return self._respond(gap, status.HTTP_200_OK)
+
+
+class ShareViewSet(FamilyScopedMixin, mixins.DestroyModelMixin, ServiceViewSet):
+    """Sharing the family with a partner agency. `DELETE` ends the share now: access stops at once,
+    the record of the share stays (`ended_at`)."""
+
+    serializer_class = ShareSerializer
+    http_method_names = ["get", "post", "delete", "head", "options"]
+    filterset_class = None
+
+    def selector(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Family.objects.none()
+        return selectors.share_list(user=self.request.user, family=self.family)
+
+    def perform_service_create(self, data):
+        return services.share_create(actor=self.request.user, family=self.family, **data)
+
+    def perform_destroy(self, instance):
+        services.share_end(actor=self.request.user, share=instance)
+
+
+@extend_schema_view(
+    get=extend_schema(responses=LeadAssignmentSerializer(many=True), summary="Who has held the lead professional role"),
+    put=extend_schema(
+        request=LeadProfessionalSerializer, responses=FamilySerializer, summary="Set the lead professional"
+    ),
+)
+class LeadProfessionalView(FamilyScopedMixin, APIView):
+    def get(self, request, family_pk):
+        history = selectors.lead_history(family=self.family)
+        return Response(LeadAssignmentSerializer(history, many=True).data)
+
+    def put(self, request, family_pk):
+        serializer = LeadProfessionalSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        family = services.lead_professional_set(
+            actor=request.user, family=self.family, user=serializer.validated_data["user"]
+        )
+        family = selectors.family_get_for_user(user=request.user, family_id=family.pk)
+        return Response(FamilySerializer(family, context={"request": request}).data)
+
+
+class ChronologyParams(forms.Form):
+    kind = forms.ChoiceField(choices=[(k, k) for k in selectors.CHRONOLOGY_KINDS], required=False)
+    agency = forms.IntegerField(required=False)
+    updated_since = django_filters.fields.IsoDateTimeField(required=False)
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("kind", str, description="referral, visit, appointment, lead_professional, share or note"),
+        OpenApiParameter("agency", int, description="Only entries from this agency."),
+        OpenApiParameter("updated_since", str, description="Only entries whose record changed since (ISO 8601)."),
+    ],
+    responses=ChronologyEntrySerializer(many=True),
+)
+class ChronologyView(FamilyScopedMixin, generics.GenericAPIView):
+    """Everything significant about the family across agencies, newest first, derived from the records."""
+
+    serializer_class = ChronologyEntrySerializer
+    filter_backends: list = []
+
+    def get(self, request, family_pk):
+        params = ChronologyParams(request.query_params)
+        if not params.is_valid():
+            raise ValidationError(params.errors)
+        data = params.cleaned_data
+        kinds = {data["kind"]} if data.get("kind") else None
+        entries = selectors.family_chronology(
+            user=request.user,
+            family=self.family,
+            kinds=kinds,
+            agency_id=data.get("agency"),
+            updated_since=data.get("updated_since"),
+        )
+        page = self.paginate_queryset(entries)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+
+__all__ = [
+    "AgencyViewSet",
+    "ChronologyView",
+    "FamilyMemberViewSet",
+    "FamilyViewSet",
+    "GapViewSet",
+    "LeadProfessionalView",
+    "MeView",
+    "MemberViewSet",
+    "RelationshipViewSet",
+    "ShareViewSet",
+]

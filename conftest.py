@@ -1,0 +1,111 @@
+"""Shared fixtures: the personas every endpoint and page is tested with (STYLE 10).
+
+- `practitioner` (alice) and `teammate` (bob) in the owning team; `manager` of that team;
+- `other_team` (charlie), a practitioner in another team of the same council;
+- `partner` (a health visiting agency's user) with a current share of `family`;
+- `unshared_partner` from an agency with no share; `admin`.
+"""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from cases.models import Role
+from cases.tests.factories import (
+    AgencyFactory,
+    FamilyFactory,
+    MemberFactory,
+    PartnerUserFactory,
+    ShareFactory,
+    TeamFactory,
+    UserFactory,
+)
+
+
+@pytest.fixture
+def council(db):
+    return AgencyFactory(name="Northshire Children's Services", kind="social_care")
+
+
+@pytest.fixture
+def team(council):
+    return TeamFactory(agency=council, name="Assessment Team North")
+
+
+@pytest.fixture
+def practitioner(team):
+    return UserFactory(username="alice", team=team, agency=team.agency, role=Role.PRACTITIONER)
+
+
+@pytest.fixture
+def teammate(team):
+    return UserFactory(username="bob", team=team, agency=team.agency, role=Role.PRACTITIONER)
+
+
+@pytest.fixture
+def manager(team):
+    return UserFactory(username="mandy", team=team, agency=team.agency, role=Role.MANAGER)
+
+
+@pytest.fixture
+def other_team_user(council):
+    other = TeamFactory(agency=council, name="Assessment Team South")
+    return UserFactory(username="charlie", team=other, agency=council, role=Role.PRACTITIONER)
+
+
+@pytest.fixture
+def health_agency(db):
+    return AgencyFactory(name="Northshire Health Visiting", kind="health_visiting")
+
+
+@pytest.fixture
+def partner(health_agency):
+    return PartnerUserFactory(username="hv-system", agency=health_agency)
+
+
+@pytest.fixture
+def unshared_partner(db):
+    return PartnerUserFactory(username="police-system", agency=AgencyFactory(name="Northshire Police", kind="police"))
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(username="root", role=Role.ADMIN, team=None, agency=None, is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def family(team, practitioner):
+    return FamilyFactory(team=team, name="Smith family", lead_professional=practitioner)
+
+
+@pytest.fixture
+def child(family):
+    return MemberFactory(family=family, given_name="Kai", family_name="Smith", role="child")
+
+
+@pytest.fixture
+def mother(family):
+    return MemberFactory(family=family, given_name="Jade", family_name="Smith", role="mother", date_of_birth=None)
+
+
+@pytest.fixture
+def share(family, health_agency):
+    return ShareFactory(family=family, agency=health_agency)
+
+
+@pytest.fixture
+def api():
+    """An API client; `api.as_user(user)` authenticates with a real token, like a partner system."""
+
+    client = APIClient()
+
+    def as_user(user):
+        from rest_framework.authtoken.models import Token
+
+        token, _ = Token.objects.get_or_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+    client.as_user = as_user
+    return client

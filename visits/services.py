@@ -1,0 +1,208 @@
+"""Logging visits and appointments, by the owning team or by a partner with a current share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from cases.access import can_change_family, can_record_events
+from cases.models import Agency, Family, Member, Role, User
+from cases.service_utils import audit_create, family_touch, model_update
+
+from .models import Appointment, AppointmentStatus, Visit
+
+VISIT_FIELDS = (
+    "planned",
+    "purpose",
+    "expected_outcome",
+    "purpose_shared_with_family",
+    "scheduled_for",
+    "status",
+    "outcome",
+    "next_steps",
+    "voice_of_child",
+    "home_conditions",
+)
+APPOINTMENT_FIELDS = ("kind", "scheduled_for", "critical", "status", "notes")
+
+
+def _require_record(actor: User, family: Family) -> None:
+    if not can_record_events(actor, family):
+        raise PermissionDenied("You cannot record events for this family.")
+
+
+def _require_edit(actor: User, family: Family, agency_id: int) -> None:
+    """The owning team edits anything on its families; a partner edits its own agency's records."""
+    if can_change_family(actor, family):
+        return
+    if actor.role == Role.PARTNER and actor.agency_id == agency_id:
+        return
+    raise PermissionDenied("Only the owning team or the recording agency can change this record.")
+
+
+def _clean_children(family: Family, seen: list[Member], alone: list[Member]) -> None:
+    errors = {}
+    for field, members in (("children_seen", seen), ("children_seen_alone", alone)):
+        bad = [m.pk for m in members if m.family_id != family.pk or not m.is_child]
+        if bad:
+            errors[field] = f"Not children of this family: {bad}."
+    if not errors and not {m.pk for m in alone} <= {m.pk for m in seen}:
+        errors["children_seen_alone"] = "A child seen alone must also be among the children seen."
+    if errors:
+        raise ValidationError(errors)
+
+
+def _validate_visit(visit: Visit) -> None:
+    if visit.planned:
+        errors = {}
+        # Child L (seed 000): a clear purpose and desired outcome for each planned visit.
+        if not visit.purpose.strip():
+            errors["purpose"] = "A planned visit needs a purpose."
+        if not visit.expected_outcome.strip():
+            errors["expected_outcome"] = "A planned visit needs an expected outcome."
+        if errors:
+            raise ValidationError(errors)
+    visit.full_clean(exclude=["children_seen", "children_seen_alone"])
+
+
+@transaction.atomic
+def visit_log(
+    *,
+    actor: User,
+    family: Family,
+    scheduled_for,
+    planned: bool = True,
+    children_seen: list[Member] | None = None,
+    children_seen_alone: list[Member] | None = None,
+    agency: Agency | None = None,
+    **fields: Any,
+) -> Visit:
+    _require_record(actor, family)
+    unknown = set(fields) - set(VISIT_FIELDS)
+    if unknown:
+        raise ValueError(f"Unknown visit fields: {sorted(unknown)}")
+    seen, alone = list(children_seen or []), list(children_seen_alone or [])
+    _clean_children(family, seen, alone)
+    visit = Visit(
+        family=family,
+        practitioner=actor,
+        agency=agency or actor.agency,
+        planned=planned,
+        scheduled_for=scheduled_for,
+        created_by=actor,
+        **fields,
+    )
+    if actor.role == Role.PARTNER and visit.agency_id != actor.agency_id:
+        raise ValidationError({"agency": "A partner records visits for its own agency only."})
+    _validate_visit(visit)
+    visit.save()
+    visit.children_seen.set(seen)
+    visit.children_seen_alone.set(alone)
+    audit_create(
+        actor=actor,
+        instance=visit,
+        family_id=family.pk,
+        fields=("planned", "status", "scheduled_for"),
+    )
+    family_touch(family.pk)
+    return visit
+
+
+@transaction.atomic
+def visit_update(
+    *,
+    actor: User,
+    visit: Visit,
+    data: dict[str, Any],
+    children_seen: list[Member] | None = None,
+    children_seen_alone: list[Member] | None = None,
+) -> Visit:
+    _require_edit(actor, visit.family, visit.agency_id)
+    unknown = set(data) - set(VISIT_FIELDS)
+    if unknown:
+        raise ValueError(f"Fields not updatable: {sorted(unknown)}")
+    # Validate the visit as it would be after the change, before writing anything.
+    candidate = Visit.objects.get(pk=visit.pk)
+    for field, value in data.items():
+        setattr(candidate, field, value)
+    _validate_visit(candidate)
+    seen = list(visit.children_seen.all()) if children_seen is None else list(children_seen)
+    alone = list(visit.children_seen_alone.all()) if children_seen_alone is None else list(children_seen_alone)
+    _clean_children(visit.family, seen, alone)
+    visit, changes = model_update(
+        instance=visit,
+        data=data,
+        allowed=VISIT_FIELDS,
+        actor=actor,
+        family_id=visit.family_id,
+    )
+    if children_seen is not None:
+        visit.children_seen.set(seen)
+    if children_seen_alone is not None:
+        visit.children_seen_alone.set(alone)
+    if changes or children_seen is not None or children_seen_alone is not None:
+        Visit.objects.filter(pk=visit.pk).update(updated_at=timezone.now())
+        family_touch(visit.family_id)
+    return visit
+
+
+def _validate_status_for_member(member: Member, status: str) -> None:
+    # Seed 001, theme 3: a child is "not brought"; only an adult "does not attend".
+    if member.is_child and status == AppointmentStatus.DID_NOT_ATTEND:
+        raise ValidationError({"status": "A child does not 'fail to attend': record 'was_not_brought'."})
+    if not member.is_child and status == AppointmentStatus.WAS_NOT_BROUGHT:
+        raise ValidationError({"status": "'was_not_brought' is for a child; for an adult record 'did_not_attend'."})
+
+
+@transaction.atomic
+def appointment_record(*, actor: User, member: Member, agency: Agency | None = None, **fields: Any) -> Appointment:
+    family = member.family
+    _require_record(actor, family)
+    unknown = set(fields) - set(APPOINTMENT_FIELDS)
+    if unknown:
+        raise ValueError(f"Unknown appointment fields: {sorted(unknown)}")
+    agency = agency or actor.agency
+    if agency is None:
+        raise ValidationError({"agency": "Give the agency the appointment is with."})
+    if actor.role == Role.PARTNER and agency.pk != actor.agency_id:
+        raise ValidationError({"agency": "A partner records appointments for its own agency only."})
+    status = fields.get("status", AppointmentStatus.BOOKED)
+    _validate_status_for_member(member, status)
+    appointment = Appointment(
+        member=member,
+        family=family,
+        for_child=member.is_child,
+        agency=agency,
+        created_by=actor,
+        **fields,
+    )
+    appointment.full_clean()
+    appointment.save()
+    audit_create(
+        actor=actor,
+        instance=appointment,
+        family_id=family.pk,
+        fields=("member_id", "agency_id", "kind", "status"),
+    )
+    family_touch(family.pk)
+    return appointment
+
+
+@transaction.atomic
+def appointment_update(*, actor: User, appointment: Appointment, data: dict[str, Any]) -> Appointment:
+    _require_edit(actor, appointment.family, appointment.agency_id)
+    if "status" in data:
+        _validate_status_for_member(appointment.member, data["status"])
+    appointment, changes = model_update(
+        instance=appointment,
+        data=data,
+        allowed=APPOINTMENT_FIELDS,
+        actor=actor,
+        family_id=appointment.family_id,
+    )
+    if changes:
+        family_touch(appointment.family_id)
+    return appointment

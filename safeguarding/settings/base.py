@@ -164,6 +164,8 @@ SPECTACULAR_SETTINGS = {
         "VisitStatusEnum": "visits.models.VisitStatus",
         "AppointmentStatusEnum": "visits.models.AppointmentStatus",
         "FamilyStatusEnum": "cases.models.FamilyStatus",
+        "UserRoleEnum": "cases.models.Role",
+        "MemberRoleEnum": "cases.models.MemberRole",
     },
 }
 

@@ -1,0 +1,97 @@
+"""Demo set-up for `make run`: seed once, create the demo accounts, share some families.
+
+Passwords are random per machine and kept in `.demo-logins` (git-ignored), never in the repo.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from rest_framework.authtoken.models import Token
+
+from .models import Agency, AgencyKind, Family, FamilyStatus, Role, Team, User
+from .services import lead_professional_set, share_create
+
+LOGINS_FILE = Path(settings.BASE_DIR) / ".demo-logins"
+DEMO_FAMILIES = 200
+DEMO_SEED = 1
+
+
+@dataclass
+class DemoLogin:
+    username: str
+    role: str
+    password: str
+    token: str | None = None
+
+
+def _stored_passwords() -> dict[str, str]:
+    try:
+        return json.loads(LOGINS_FILE.read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def _ensure_user(username: str, *, role: str, agency: Agency, team: Team | None, name: tuple[str, str], stored):
+    user, created = User.objects.get_or_create(
+        username=username,
+        defaults={"role": role, "agency": agency, "team": team, "first_name": name[0], "last_name": name[1]},
+    )
+    password = stored.get(username)
+    if created or not password or not user.check_password(password):
+        password = secrets.token_urlsafe(12)
+        user.set_password(password)
+        user.save()
+    return user, password
+
+
+@transaction.atomic
+def demo_setup(*, families: int = DEMO_FAMILIES, seed: int = DEMO_SEED, stdout=None) -> list[DemoLogin]:
+    from .seed import seed_demo
+
+    if not Family.objects.exists():
+        seed_demo(families=families, seed=seed, stdout=stdout)
+    stored = _stored_passwords()
+    team = Team.objects.filter(families__isnull=False).order_by("id").first()
+    council = team.agency
+    health = Agency.objects.filter(kind=AgencyKind.HEALTH_VISITING).order_by("id").first()
+    if health is None:
+        health = Agency.objects.create(name="Northshire Health Visiting", kind=AgencyKind.HEALTH_VISITING)
+
+    practitioner, p_pw = _ensure_user(
+        "practitioner", role=Role.PRACTITIONER, agency=council, team=team, name=("Priya", "Patel"), stored=stored
+    )
+    manager, m_pw = _ensure_user(
+        "manager", role=Role.MANAGER, agency=council, team=team, name=("Morgan", "Reid"), stored=stored
+    )
+    partner, h_pw = _ensure_user(
+        "partner", role=Role.PARTNER, agency=health, team=None, name=("Health", "Visiting"), stored=stored
+    )
+    token, _ = Token.objects.get_or_create(user=partner)
+
+    # The demo practitioner leads a handful of the team's open families; some are shared with health.
+    if not Family.objects.filter(lead_professional=practitioner).exists():
+        open_families = list(Family.objects.filter(team=team, status=FamilyStatus.OPEN).order_by("id")[:12])
+        for family in open_families[:8]:
+            lead_professional_set(actor=manager, family=family, user=practitioner)
+        for family in open_families[:6]:
+            share_create(
+                actor=manager,
+                family=family,
+                agency=health,
+                purpose="Health visiting for the children under five",
+                legal_basis="Children Act 1989 s.17; UK GDPR art. 6(1)(e) and 9(2)(h)",
+            )
+
+    LOGINS_FILE.write_text(json.dumps({"practitioner": p_pw, "manager": m_pw, "partner": h_pw}))
+    LOGINS_FILE.chmod(0o600)
+    return [
+        DemoLogin("practitioner", "practitioner", p_pw),
+        DemoLogin("manager", "manager", m_pw),
+        DemoLogin("partner", "partner", h_pw, token.key),
+    ]

@@ -33,6 +33,18 @@ class Agency(models.Model):
     name = models.CharField(max_length=200, unique=True)
     kind = models.CharField(max_length=32, choices=AgencyKind.choices, default=AgencyKind.OTHER)
     phone = models.CharField(max_length=40, blank=True)
+    # Where overdue escalation prompts go beyond the team manager (DESIGN 4).
+    head_of_service = models.ForeignKey(
+        "cases.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    partnership_lead = models.ForeignKey(
+        "cases.User",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The safeguarding partnership's contact for prompts escalated to the partnership.",
+    )
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
     class Meta:

@@ -81,7 +81,7 @@ class ChronologyEntry:
     updated_at: dt.datetime
 
 
-CHRONOLOGY_KINDS = ("referral", "visit", "appointment", "lead_professional", "share", "note")
+CHRONOLOGY_KINDS = ("referral", "visit", "appointment", "lead_professional", "share", "note", "flag", "prompt")
 
 
 def family_chronology(
@@ -164,6 +164,35 @@ def family_chronology(
                 continue
             agency_name = n.agency.name if n.agency else ""
             entries.append(ChronologyEntry(n.at, "note", n.text, agency_name, n.pk, n.updated_at))
+
+    if "flag" in kinds and agency_id in (None, home_agency.pk):
+        from escalation.models import Flag
+
+        for f in since(Flag.objects.filter(family=family)):
+            entries.append(
+                ChronologyEntry(f.first_seen, "flag", f"Flag raised ({f.severity}): {f.detail}", "", f.pk, f.updated_at)
+            )
+            if f.resolved_at:
+                entries.append(
+                    ChronologyEntry(
+                        f.resolved_at, "flag", f"Flag resolved: {f.rule.replace('_', ' ')}.", "", f.pk, f.updated_at
+                    )
+                )
+
+    if "prompt" in kinds and agency_id in (None, home_agency.pk):
+        from escalation.models import PromptEvent
+
+        events = PromptEvent.objects.filter(prompt__family=family).select_related("prompt__flag", "actor")
+        if updated_since:
+            events = events.filter(at__gte=updated_since)
+        for e in events:
+            who = f" by {e.actor}" if e.actor else ""
+            summary = f"Escalation prompt ({e.prompt.get_level_display().lower()}) {e.get_kind_display().lower()}{who}"
+            summary += f" — {e.prompt.flag.rule.replace('_', ' ')}."
+            for label, text in (("Action", e.action_taken), ("Rationale", e.rationale), ("Reason", e.reason)):
+                if text:
+                    summary += f" {label}: {text}"
+            entries.append(ChronologyEntry(e.at, "prompt", summary, home_agency.name, e.pk, e.at))
 
     entries.sort(key=lambda e: (e.at, e.kind, e.record_id), reverse=True)
     return entries

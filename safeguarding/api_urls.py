@@ -4,6 +4,7 @@ from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from cases.api import views as cases_views
+from escalation.api import EscalationViewSet, FlagViewSet
 from referrals.api import ReferralViewSet
 from visits.api import AppointmentViewSet, VisitViewSet
 
@@ -14,6 +15,8 @@ router.register("members", cases_views.MemberViewSet, basename="member")
 router.register("referrals", ReferralViewSet, basename="referral")
 router.register("visits", VisitViewSet, basename="visit")
 router.register("appointments", AppointmentViewSet, basename="appointment")
+router.register("flags", FlagViewSet, basename="flag")
+router.register("escalations", EscalationViewSet, basename="escalation")
 
 family_router = DefaultRouter()
 family_router.include_root_view = False

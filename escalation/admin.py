@@ -1,0 +1,89 @@
+from django.contrib import admin
+
+from .models import CheckRun, CheckSettings, EscalationPrompt, Flag, PromptEvent
+
+
+@admin.register(CheckSettings)
+class CheckSettingsAdmin(admin.ModelAdmin):
+    """The thresholds of every check, in one row: change them here, no deploy needed."""
+
+    fieldsets = (
+        (
+            "Was not brought",
+            {
+                "fields": (
+                    "wnb_window_days",
+                    "wnb_min_count",
+                    "wnb_high_window_days",
+                    "wnb_high_count",
+                    "wnb_high_agencies",
+                )
+            },
+        ),
+        (
+            "Engagement decline",
+            {
+                "fields": (
+                    "engagement_window_days",
+                    "engagement_min_unsuccessful",
+                    "engagement_share_percent",
+                    "engagement_increase_ratio",
+                    "engagement_consecutive_no_access",
+                    "engagement_consecutive_no_access_high",
+                )
+            },
+        ),
+        ("Escalation and running", {"fields": ("prompt_due_working_days", "chunk_size")}),
+    )
+
+    def has_add_permission(self, request):
+        return not CheckSettings.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Flag)
+class FlagAdmin(admin.ModelAdmin):
+    list_display = ("rule", "severity", "status", "family", "member", "first_seen", "resolved_at")
+    list_filter = ("rule", "severity", "status")
+    list_select_related = ("family", "member")
+    raw_id_fields = ("family", "member")
+    readonly_fields = ("first_seen", "last_seen", "resolved_at", "evidence", "detail")
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class PromptEventInline(admin.TabularInline):
+    model = PromptEvent
+    extra = 0
+    can_delete = False
+    readonly_fields = ("at", "actor", "kind", "from_status", "to_status", "action_taken", "rationale", "reason")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(EscalationPrompt)
+class EscalationPromptAdmin(admin.ModelAdmin):
+    """Read-only here: decisions are taken on the dashboard or through the API, so they are recorded."""
+
+    list_display = ("id", "family", "level", "assigned_to", "status", "due")
+    list_filter = ("level", "status")
+    list_select_related = ("family", "assigned_to")
+    raw_id_fields = ("flag", "family", "assigned_to", "escalated_from")
+    inlines = [PromptEventInline]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(CheckRun)
+class CheckRunAdmin(admin.ModelAdmin):
+    list_display = ("started_at", "kind", "families", "chunks", "chunks_done", "finished_at")
+    list_filter = ("kind",)
+    readonly_fields = ("kind", "started_at", "finished_at", "chunks", "chunks_done", "families", "counts")

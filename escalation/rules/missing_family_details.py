@@ -1,0 +1,157 @@
+"""`missing_family_details`: gaps in who the family is.
+
+Fires for a family when: a child has fewer than two parents recorded and no gap explains why; a
+member who lives elsewhere has no phone and no address; an adult has no date of birth; the "other
+significant adults" question is unanswered; or an information gap's revisit date has passed.
+
+Child K (seed 002): the father, who cared for the baby overnight, was barely known to services.
+"Systems should support repeated prompts for any gaps in such information" and practitioners should
+"revisit any information not obtained on initial enquiry until complete": a gap with a future
+revisit date quiets the prompt until then; once it passes, the flag comes back.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
+
+from cases.models import PARENT_ROLES, Family, InformationGap, Member, MemberRole, RelationshipKind
+from escalation.models import Severity
+
+from .base import Finding, Scope, fmt_date
+
+# Gap subjects that explain a missing parent for every child of the family (a gap recorded on the
+# child itself explains it for that child).
+PARENT_GAP_SUBJECTS = ("father", "mother", "parent", "other_parent", "parents")
+
+
+def _open_gaps(scope: Scope):
+    """Unresolved gaps whose revisit date has not passed: they explain a missing fact for now."""
+    return InformationGap.objects.filter(resolved_at__isnull=True).filter(
+        Q(revisit_on__isnull=True) | Q(revisit_on__gte=scope.today)
+    )
+
+
+class MissingFamilyDetails:
+    code = "missing_family_details"
+    title = "Missing family details"
+
+    def evaluate(self, scope: Scope) -> list[Finding]:
+        families = scope.family_ids()
+        gaps = _open_gaps(scope)
+        issues: dict[int, list[dict]] = defaultdict(list)
+
+        # 1. Children with fewer than two parents recorded, and no gap explaining why.
+        parents_by_relationship = Count(
+            "relationships_to", filter=Q(relationships_to__kind=RelationshipKind.PARENT_OF), distinct=True
+        )
+        parents_by_role = (
+            Member.objects.filter(family_id=OuterRef("family_id"), role__in=PARENT_ROLES)
+            .values("family_id")
+            .annotate(n=Count("id"))
+            .values("n")
+        )
+        explained = gaps.filter(family_id=OuterRef("family_id")).filter(
+            Q(member_id=OuterRef("pk")) | Q(member__isnull=True, subject__in=PARENT_GAP_SUBJECTS)
+        )
+        children = (
+            Member.objects.filter(family_id__in=families, role=MemberRole.CHILD)
+            .annotate(
+                by_rel=parents_by_relationship,
+                by_role=Coalesce(Subquery(parents_by_role, output_field=IntegerField()), 0),
+                explained=Exists(explained),
+            )
+            .filter(explained=False)
+            .values_list("family_id", "id", "given_name", "family_name", "by_rel", "by_role")
+        )
+        for family_id, member_id, given, family_name, by_rel, by_role in children:
+            # DESIGN 3: with no parent relationships recorded for a child, mother/father/step-parent count.
+            parents = by_rel if by_rel else by_role
+            if parents < 2:
+                recorded = f"{parents or 'no'} parent{'' if parents == 1 else 's'}"
+                issues[family_id].append(
+                    {
+                        "issue": "child_parents_missing",
+                        "member": member_id,
+                        "parents_recorded": parents,
+                        "text": f"{given} {family_name} has {recorded} recorded",
+                    }
+                )
+
+        # 2. Someone who lives elsewhere with no phone and no address.
+        member_gap = gaps.filter(member_id=OuterRef("pk"))
+        elsewhere = (
+            Member.objects.filter(
+                family_id__in=families, lives_in_household=False, contact_phone="", contact_address=""
+            )
+            .exclude(Exists(member_gap))
+            .values_list("family_id", "id", "given_name", "family_name", "role")
+        )
+        for family_id, member_id, given, family_name, role in elsewhere:
+            issues[family_id].append(
+                {
+                    "issue": "lives_elsewhere_no_contact",
+                    "member": member_id,
+                    "text": f"{given} {family_name} ({MemberRole(role).label.lower()}) lives elsewhere "
+                    "and has no phone or address",
+                }
+            )
+
+        # 3. Adults with no date of birth.
+        adults = (
+            Member.objects.filter(family_id__in=families, date_of_birth__isnull=True)
+            .exclude(role=MemberRole.CHILD)
+            .exclude(Exists(member_gap))
+            .values_list("family_id", "id", "given_name", "family_name")
+        )
+        for family_id, member_id, given, family_name in adults:
+            issues[family_id].append(
+                {
+                    "issue": "adult_no_date_of_birth",
+                    "member": member_id,
+                    "text": f"{given} {family_name} has no date of birth",
+                }
+            )
+
+        # 4. The "other significant adults" question not answered.
+        for family_id in Family.objects.filter(id__in=families, significant_adults_confirmed=False).values_list(
+            "id", flat=True
+        ):
+            issues[family_id].append(
+                {
+                    "issue": "significant_adults_unanswered",
+                    "text": "the family has not been asked about other significant adults "
+                    "(partners living elsewhere included)",
+                }
+            )
+
+        # 5. Gaps whose revisit date has passed: ask again (repeated prompts).
+        due = InformationGap.objects.filter(
+            family_id__in=families, resolved_at__isnull=True, revisit_on__lt=scope.today
+        ).values_list("family_id", "id", "subject", "revisit_on")
+        for family_id, gap_id, subject, revisit_on in due:
+            issues[family_id].append(
+                {
+                    "issue": "gap_revisit_due",
+                    "gap": gap_id,
+                    "revisit_on": revisit_on.isoformat(),
+                    "text": f"'{subject}' was due to be asked again on {fmt_date(revisit_on)}",
+                }
+            )
+
+        findings = []
+        for family_id, found in issues.items():
+            found.sort(key=lambda i: (i["issue"], i.get("member") or 0, i.get("gap") or 0))
+            detail = "Missing family details: " + "; ".join(i["text"] for i in found) + "."
+            findings.append(
+                Finding(
+                    family_id=family_id,
+                    member_id=None,
+                    severity=Severity.MEDIUM,
+                    detail=detail,
+                    evidence={"issues": found},
+                )
+            )
+        return findings

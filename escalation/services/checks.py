@@ -1,0 +1,254 @@
+"""Running the checks: open new flags, keep those still true, resolve those no longer true.
+
+One transaction per chunk of families; running twice gives the same open flags (the database
+allows one open flag per family + rule + member). Rules are evaluated set-based over the chunk,
+so the queries per chunk do not grow with its contents.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from cases.models import Family, FamilyStatus
+from escalation.models import SEVERITY_ORDER, CheckRun, CheckRunKind, CheckSettings, Flag, FlagStatus, Severity
+from escalation.rules import Finding, Scope, get_rules
+
+from .prompts import escalate_overdue, raise_prompts
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ChunkSpec:
+    """A chunk is an inclusive id range (full runs) or a list of ids (incremental runs)."""
+
+    lo: int | None = None
+    hi: int | None = None
+    ids: list[int] | None = None
+
+    def families(self) -> QuerySet[Family]:
+        if self.ids is not None:
+            return Family.objects.filter(id__in=self.ids)
+        return Family.objects.filter(id__gte=self.lo, id__lte=self.hi)
+
+    def as_kwargs(self) -> dict:
+        return {"lo": self.lo, "hi": self.hi, "ids": self.ids}
+
+
+@dataclass
+class RunReport:
+    opened: Counter = field(default_factory=Counter)
+    kept: Counter = field(default_factory=Counter)
+    resolved: Counter = field(default_factory=Counter)
+    prompts_raised: int = 0
+    prompts_escalated: int = 0
+    families: int = 0
+    chunks: int = 0
+
+    def merge(self, other: RunReport | dict) -> RunReport:
+        if isinstance(other, dict):
+            other = RunReport.from_dict(other)
+        self.opened.update(other.opened)
+        self.kept.update(other.kept)
+        self.resolved.update(other.resolved)
+        self.prompts_raised += other.prompts_raised
+        self.prompts_escalated += other.prompts_escalated
+        self.families += other.families
+        self.chunks += other.chunks
+        return self
+
+    def to_dict(self) -> dict:
+        return {
+            "opened": dict(self.opened),
+            "kept": dict(self.kept),
+            "resolved": dict(self.resolved),
+            "prompts_raised": self.prompts_raised,
+            "prompts_escalated": self.prompts_escalated,
+            "families": self.families,
+            "chunks": self.chunks,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RunReport:
+        return cls(
+            opened=Counter(data.get("opened", {})),
+            kept=Counter(data.get("kept", {})),
+            resolved=Counter(data.get("resolved", {})),
+            prompts_raised=data.get("prompts_raised", 0),
+            prompts_escalated=data.get("prompts_escalated", 0),
+            families=data.get("families", 0),
+            chunks=data.get("chunks", 0),
+        )
+
+
+def _changed(flag: Flag, finding: Finding) -> bool:
+    return flag.severity != finding.severity or flag.detail != finding.detail or flag.evidence != finding.evidence
+
+
+def check_chunk(
+    *, chunk: ChunkSpec, rule_codes: list[str] | None = None, as_of: dt.datetime | None = None, attempts: int = 2
+) -> RunReport:
+    """Evaluate the rules over one chunk and reconcile its flags, in one transaction.
+
+    A concurrent run (an incremental run overlapping the nightly one) can open the same flag first;
+    the unique constraint then refuses ours, and re-running the chunk finds and keeps it.
+    """
+    for attempt in range(attempts):
+        try:
+            return _check_chunk(chunk=chunk, rule_codes=rule_codes, as_of=as_of or timezone.now())
+        except IntegrityError:
+            if attempt + 1 == attempts:
+                raise
+            logger.info("checks: chunk %s raced another run; evaluating again", chunk.as_kwargs())
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+@transaction.atomic
+def _check_chunk(*, chunk: ChunkSpec, rule_codes: list[str] | None, as_of: dt.datetime) -> RunReport:
+    cfg = CheckSettings.load()
+    rules = get_rules(rule_codes)
+    report = RunReport(chunks=1)
+    in_chunk = chunk.families()
+    scope = Scope(families=in_chunk.filter(status=FamilyStatus.OPEN), as_of=as_of, cfg=cfg)
+    report.families = in_chunk.count()
+
+    codes = [r.code for r in rules]
+    existing = {
+        (f.rule, f.family_id, f.member_id): f
+        for f in Flag.objects.filter(status=FlagStatus.OPEN, rule__in=codes, family_id__in=in_chunk.values("id"))
+    }
+    new: list[Flag] = []
+    refreshed: list[Flag] = []
+    unchanged_ids: list[int] = []
+    upgraded: list[Flag] = []
+    seen: set[tuple] = set()
+    for rule in rules:
+        for finding in rule.evaluate(scope):
+            key = (rule.code, finding.family_id, finding.member_id)
+            if key in seen:  # a rule returns one finding per family + member
+                continue
+            seen.add(key)
+            flag = existing.get(key)
+            if flag is None:
+                new.append(
+                    Flag(
+                        family_id=finding.family_id,
+                        member_id=finding.member_id,
+                        rule=rule.code,
+                        severity=finding.severity,
+                        detail=finding.detail,
+                        evidence=finding.evidence,
+                        first_seen=as_of,
+                        last_seen=as_of,
+                        updated_at=as_of,
+                    )
+                )
+                report.opened[rule.code] += 1
+            else:
+                report.kept[rule.code] += 1
+                if _changed(flag, finding):
+                    if SEVERITY_ORDER[finding.severity] > SEVERITY_ORDER[flag.severity]:
+                        upgraded.append(flag)
+                    flag.severity, flag.detail, flag.evidence = finding.severity, finding.detail, finding.evidence
+                    flag.last_seen = flag.updated_at = as_of
+                    refreshed.append(flag)
+                else:
+                    unchanged_ids.append(flag.pk)
+    gone = [f.pk for key, f in existing.items() if key not in seen]
+    for key, _flag in existing.items():
+        if key not in seen:
+            report.resolved[key[0]] += 1
+
+    if new:
+        with transaction.atomic():  # a savepoint, so a race is reported as IntegrityError cleanly
+            Flag.objects.bulk_create(new)
+    if refreshed:
+        Flag.objects.bulk_update(refreshed, ["severity", "detail", "evidence", "last_seen", "updated_at"])
+    if unchanged_ids:
+        Flag.objects.filter(pk__in=unchanged_ids).update(last_seen=as_of)
+    if gone:
+        Flag.objects.filter(pk__in=gone, status=FlagStatus.OPEN).update(
+            status=FlagStatus.RESOLVED, resolved_at=as_of, updated_at=as_of
+        )
+    # A new flag needs a decision; so does one that has become high (it now goes to the team manager).
+    prompts = raise_prompts(flags=new + [f for f in upgraded if f.severity == Severity.HIGH], as_of=as_of, cfg=cfg)
+    report.prompts_raised = len(prompts)
+    return report
+
+
+# --- planning a run ------------------------------------------------------------------------
+
+
+def _ranges(ids: list[int], size: int) -> Iterator[ChunkSpec]:
+    for i in range(0, len(ids), size):
+        part = ids[i : i + size]
+        yield ChunkSpec(lo=part[0], hi=part[-1])
+
+
+def plan_full(*, chunk_size: int | None = None) -> list[ChunkSpec]:
+    """Chunks of about `chunk_size` families by id range, over every family (closed ones too, so
+    their flags resolve)."""
+    size = chunk_size or CheckSettings.load().chunk_size
+    ids = list(Family.objects.order_by("id").values_list("id", flat=True))
+    return list(_ranges(ids, size))
+
+
+def changed_since(since: dt.datetime) -> list[int]:
+    """Families changed since `since`, and families whose flags or prompts changed (a decision)."""
+    return list(Family.objects.filter(Q(updated_at__gte=since)).order_by("id").values_list("id", flat=True))
+
+
+def plan_incremental(*, since: dt.datetime, chunk_size: int | None = None) -> list[ChunkSpec]:
+    size = chunk_size or CheckSettings.load().chunk_size
+    ids = changed_since(since)
+    return [ChunkSpec(ids=ids[i : i + size]) for i in range(0, len(ids), size)]
+
+
+def last_run_start() -> dt.datetime | None:
+    run = CheckRun.objects.filter(finished_at__isnull=False).order_by("-started_at").first()
+    return run.started_at if run else None
+
+
+def run_checks_in_process(
+    *,
+    kind: str = CheckRunKind.ON_DEMAND,
+    rule_codes: list[str] | None = None,
+    family_ids: Iterable[int] | None = None,
+    incremental: bool = False,
+    as_of: dt.datetime | None = None,
+) -> tuple[CheckRun, RunReport]:
+    """The same work as the Celery run, chunk after chunk in this process (`manage.py run_checks`)."""
+    as_of = as_of or timezone.now()
+    if family_ids is not None:
+        ids = sorted(set(family_ids))
+        size = CheckSettings.load().chunk_size
+        chunks = [ChunkSpec(ids=ids[i : i + size]) for i in range(0, len(ids), size)]
+    elif incremental:
+        since = last_run_start()
+        chunks = plan_incremental(since=since) if since else plan_full()
+    else:
+        chunks = plan_full()
+    run = CheckRun.objects.create(kind=kind, started_at=as_of, chunks=len(chunks))
+    report = RunReport()
+    for chunk in chunks:
+        report.merge(check_chunk(chunk=chunk, rule_codes=rule_codes, as_of=as_of))
+    report.prompts_escalated = escalate_overdue(as_of=as_of)
+    finish_run(run=run, report=report)
+    return run, report
+
+
+def finish_run(*, run: CheckRun, report: RunReport) -> CheckRun:
+    run.finished_at = timezone.now()
+    run.chunks_done = report.chunks
+    run.families = report.families
+    run.counts = report.to_dict()
+    run.save(update_fields=["finished_at", "chunks_done", "families", "counts"])
+    return run

@@ -1,0 +1,292 @@
+"""Escalation prompts: routing new flags to a person, the decisions on them, overdue escalation.
+
+Routing (DESIGN 4): a new high flag goes to the team manager of the family's owning team; a medium
+flag to the lead professional, or the team manager when there is none. An open or acknowledged
+prompt past its due date (default 5 working days) escalates itself one level.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from audit.services import AuditAction, audit_record
+from cases.access import can_change_family
+from cases.models import Agency, Family, Role, User
+from cases.service_utils import family_touch
+from escalation.models import (
+    ACTIVE_PROMPT_STATUSES,
+    LEVEL_ORDER,
+    CheckSettings,
+    EscalationPrompt,
+    Flag,
+    PromptEvent,
+    PromptEventKind,
+    PromptLevel,
+    PromptStatus,
+    Severity,
+)
+
+
+def add_working_days(day: dt.date, n: int) -> dt.date:
+    """`n` working days (Monday to Friday) after `day`. Bank holidays are not yet known here."""
+    while n > 0:
+        day += dt.timedelta(days=1)
+        if day.weekday() < 5:
+            n -= 1
+    return day
+
+
+def team_managers(team_ids: Iterable[int]) -> dict[int, int]:
+    """The team manager of each team: its first active manager (one query)."""
+    managers: dict[int, int] = {}
+    for team_id, user_id in (
+        User.objects.filter(team_id__in=set(team_ids), role=Role.MANAGER, is_active=True)
+        .order_by("team_id", "id")
+        .values_list("team_id", "id")
+    ):
+        managers.setdefault(team_id, user_id)
+    return managers
+
+
+def _assignee(level: str, family: dict, managers: dict[int, int], agencies: dict[int, dict]) -> int | None:
+    if level == PromptLevel.LEAD_PROFESSIONAL:
+        return family["lead_professional_id"]
+    if level == PromptLevel.TEAM_MANAGER:
+        return managers.get(family["team_id"])
+    agency = agencies.get(family["team__agency_id"], {})
+    if level == PromptLevel.HEAD_OF_SERVICE:
+        return agency.get("head_of_service_id")
+    return agency.get("partnership_lead_id")
+
+
+def _family_facts(family_ids: Iterable[int]) -> tuple[dict[int, dict], dict[int, int], dict[int, dict]]:
+    families = {
+        f["id"]: f
+        for f in Family.objects.filter(id__in=set(family_ids)).values(
+            "id", "team_id", "team__agency_id", "lead_professional_id"
+        )
+    }
+    managers = team_managers(f["team_id"] for f in families.values())
+    agencies = {
+        a["id"]: a
+        for a in Agency.objects.filter(id__in={f["team__agency_id"] for f in families.values()}).values(
+            "id", "head_of_service_id", "partnership_lead_id"
+        )
+    }
+    return families, managers, agencies
+
+
+def raise_prompts(*, flags: list[Flag], as_of: dt.datetime, cfg: CheckSettings) -> list[EscalationPrompt]:
+    """Open a prompt for each flag, routed by its severity. A constant number of queries per call."""
+    if not flags:
+        return []
+    families, managers, agencies = _family_facts(f.family_id for f in flags)
+    due = add_working_days(timezone.localdate(as_of), cfg.prompt_due_working_days)
+    prompts = []
+    for flag in flags:
+        family = families[flag.family_id]
+        if flag.severity == Severity.HIGH or family["lead_professional_id"] is None:
+            level = PromptLevel.TEAM_MANAGER
+        else:
+            level = PromptLevel.LEAD_PROFESSIONAL
+        prompts.append(
+            EscalationPrompt(
+                flag=flag,
+                family_id=flag.family_id,
+                level=level,
+                assigned_to_id=_assignee(level, family, managers, agencies),
+                due=due,
+                created_at=as_of,
+                updated_at=as_of,
+            )
+        )
+    EscalationPrompt.objects.bulk_create(prompts)
+    PromptEvent.objects.bulk_create(
+        PromptEvent(prompt=p, at=as_of, kind=PromptEventKind.RAISED, to_status=PromptStatus.OPEN, reason=_why(p))
+        for p in prompts
+    )
+    return prompts
+
+
+def _why(prompt: EscalationPrompt) -> str:
+    if prompt.level == PromptLevel.TEAM_MANAGER and prompt.flag.severity == Severity.HIGH:
+        return "High severity: to the team manager."
+    if prompt.level == PromptLevel.TEAM_MANAGER:
+        return "No lead professional: to the team manager."
+    return "To the lead professional."
+
+
+def _next_level(level: str) -> str | None:
+    i = LEVEL_ORDER.index(level)
+    return LEVEL_ORDER[i + 1] if i + 1 < len(LEVEL_ORDER) else None
+
+
+def escalate_overdue(*, as_of: dt.datetime | None = None) -> int:
+    """Escalate every open or acknowledged prompt past its due date one level. Idempotent: the
+    escalated prompt leaves the active statuses in the same transaction as its successor is made."""
+    as_of = as_of or timezone.now()
+    cfg = CheckSettings.load()
+    today = timezone.localdate(as_of)
+    with transaction.atomic():
+        overdue = list(
+            EscalationPrompt.objects.select_for_update(skip_locked=True)
+            .filter(status__in=ACTIVE_PROMPT_STATUSES, due__lt=today)
+            .exclude(level=PromptLevel.PARTNERSHIP)
+            .select_related("flag")
+        )
+        if not overdue:
+            return 0
+        for prompt in overdue:
+            reason = f"Overdue: no decision by {prompt.due:%-d %b %Y}; escalated automatically."
+            _escalate(prompt=prompt, actor=None, reason=reason, as_of=as_of, cfg=cfg, audit=False)
+        return len(overdue)
+
+
+def _escalate(
+    *, prompt: EscalationPrompt, actor: User | None, reason: str, as_of: dt.datetime, cfg: CheckSettings, audit: bool
+) -> EscalationPrompt:
+    level = _next_level(prompt.level)
+    if level is None:
+        raise ValidationError(
+            {"reason": "This prompt is already with the safeguarding partnership, the highest level."}
+        )
+    families, managers, agencies = _family_facts([prompt.family_id])
+    successor = EscalationPrompt.objects.create(
+        flag_id=prompt.flag_id,
+        family_id=prompt.family_id,
+        level=level,
+        assigned_to_id=_assignee(level, families[prompt.family_id], managers, agencies),
+        due=add_working_days(timezone.localdate(as_of), cfg.prompt_due_working_days),
+        escalated_from=prompt,
+        created_at=as_of,
+        updated_at=as_of,
+    )
+    previous = prompt.status
+    EscalationPrompt.objects.filter(pk=prompt.pk).update(status=PromptStatus.ESCALATED, updated_at=as_of)
+    prompt.status = PromptStatus.ESCALATED
+    PromptEvent.objects.bulk_create(
+        [
+            PromptEvent(
+                prompt=prompt,
+                at=as_of,
+                actor=actor,
+                kind=PromptEventKind.ESCALATED,
+                from_status=previous,
+                to_status=PromptStatus.ESCALATED,
+                reason=reason,
+            ),
+            PromptEvent(
+                prompt=successor,
+                at=as_of,
+                actor=actor,
+                kind=PromptEventKind.RAISED,
+                to_status=PromptStatus.OPEN,
+                reason=f"Escalated from {prompt.get_level_display().lower()}: {reason}",
+            ),
+        ]
+    )
+    if audit:
+        audit_record(
+            actor=actor,
+            action=AuditAction.CHANGE,
+            instance=prompt,
+            family_id=prompt.family_id,
+            changes={"status": {"from": previous, "to": PromptStatus.ESCALATED}},
+        )
+    family_touch(prompt.family_id)
+    return successor
+
+
+# --- decisions by people ---------------------------------------------------------------------
+
+
+def can_act_on_prompt(user: User, prompt: EscalationPrompt) -> bool:
+    """The owning team (and admins) decide; so does the head of service it was escalated to.
+    Partners see prompts on shared families but never act on them."""
+    if user.role == Role.PARTNER or not user.is_active:
+        return False
+    return can_change_family(user, prompt.family) or prompt.assigned_to_id == user.pk
+
+
+def _transition(
+    *, actor: User, prompt: EscalationPrompt, allowed: tuple[str, ...], to: str, kind: str, **fields: str
+) -> EscalationPrompt:
+    if not can_act_on_prompt(actor, prompt):
+        raise PermissionDenied("Only the owning team can decide on this prompt.")
+    now = timezone.now()
+    # Conditional update: of two managers acting at once, one wins and the other is told.
+    updated = EscalationPrompt.objects.filter(pk=prompt.pk, status__in=allowed).update(
+        status=to, updated_at=now, **fields
+    )
+    if not updated:
+        current = EscalationPrompt.objects.filter(pk=prompt.pk).values_list("status", flat=True).first()
+        raise ValidationError(
+            {"status": f"This prompt is {current}; it can only be {kind} while {' or '.join(allowed)}."}
+        )
+    previous = prompt.status
+    PromptEvent.objects.create(
+        prompt=prompt, at=now, actor=actor, kind=kind, from_status=previous, to_status=to, **fields
+    )
+    audit_record(
+        actor=actor,
+        action=AuditAction.CHANGE,
+        instance=prompt,
+        family_id=prompt.family_id,
+        changes={"status": {"from": previous, "to": to}, **{k: {"from": "", "to": v} for k, v in fields.items()}},
+    )
+    family_touch(prompt.family_id)
+    prompt.refresh_from_db()
+    return prompt
+
+
+@transaction.atomic
+def prompt_acknowledge(*, actor: User, prompt: EscalationPrompt) -> EscalationPrompt:
+    return _transition(
+        actor=actor,
+        prompt=prompt,
+        allowed=(PromptStatus.OPEN,),
+        to=PromptStatus.ACKNOWLEDGED,
+        kind=PromptEventKind.ACKNOWLEDGED,
+    )
+
+
+@transaction.atomic
+def prompt_action(*, actor: User, prompt: EscalationPrompt, action_taken: str, rationale: str) -> EscalationPrompt:
+    errors = {}
+    if not (action_taken or "").strip():
+        errors["action_taken"] = "Say what action was taken."
+    if not (rationale or "").strip():
+        errors["rationale"] = "Give the rationale for the decision."
+    if errors:
+        raise ValidationError(errors)
+    return _transition(
+        actor=actor,
+        prompt=prompt,
+        allowed=ACTIVE_PROMPT_STATUSES,
+        to=PromptStatus.ACTIONED,
+        kind=PromptEventKind.ACTIONED,
+        action_taken=action_taken.strip(),
+        rationale=rationale.strip(),
+    )
+
+
+@transaction.atomic
+def prompt_escalate(*, actor: User, prompt: EscalationPrompt, reason: str) -> EscalationPrompt:
+    """Escalate to the next level with a reason; returns the new prompt at that level."""
+    if not (reason or "").strip():
+        raise ValidationError({"reason": "Give the reason for escalating."})
+    if not can_act_on_prompt(actor, prompt):
+        raise PermissionDenied("Only the owning team can decide on this prompt.")
+    locked = EscalationPrompt.objects.select_for_update().select_related("flag").get(pk=prompt.pk)
+    if locked.status not in ACTIVE_PROMPT_STATUSES:
+        raise ValidationError(
+            {"status": f"This prompt is {locked.status}; it can only be escalated while open or acknowledged."}
+        )
+    return _escalate(
+        prompt=locked, actor=actor, reason=reason.strip(), as_of=timezone.now(), cfg=CheckSettings.load(), audit=True
+    )

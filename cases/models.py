@@ -228,6 +228,11 @@ class FamilyShare(models.Model):
     def __str__(self) -> str:
         return f"Family {self.family_id} shared with {self.agency}"
 
+    def clean(self) -> None:
+        super().clean()
+        if self.ends and self.starts and self.ends < self.starts:
+            raise ValidationError({"ends": "The share cannot end before it starts."})
+
     def is_current(self, today: dt.date | None = None) -> bool:
         today = today or timezone.localdate()
         return self.ended_at is None and self.starts <= today and (self.ends is None or self.ends >= today)
@@ -296,6 +301,7 @@ class Relationship(models.Model):
     to_member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="relationships_to")
     kind = models.CharField(max_length=20, choices=RelationshipKind.choices)
     created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
         constraints = [
@@ -308,6 +314,11 @@ class Relationship(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_member_id} {self.kind} {self.to_member_id}"
+
+    def clean(self) -> None:
+        super().clean()
+        if self.from_member_id and self.from_member_id == self.to_member_id:
+            raise ValidationError({"to_member": "A person cannot be related to themselves."})
 
 
 class GapReason(models.TextChoices):

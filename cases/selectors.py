@@ -151,7 +151,8 @@ def family_chronology(
             entries.append(ChronologyEntry(h.started_at, "lead_professional", summary, agency_name, h.pk, updated))
 
     if "share" in kinds:
-        for s in since(family.shares.select_related("agency")):
+        # A partner sees only its own agency's shares, here as in the shares list.
+        for s in since(share_list(user=user, family=family)):
             if not wanted("share", home_agency.pk):
                 continue
             summary = f"Record shared with {s.agency.name}: {s.purpose}"

@@ -173,7 +173,7 @@ def family_create(*, actor: User, name: str, team: Team | None = None, **fields:
         fields=("name", "team_id", "level", "status"),
     )
     if lead is not None:
-        lead_professional_set(actor=actor, family=family, user=lead)
+        _set_lead_from_family_fields(actor=actor, family=family, user=lead)
     return family
 
 
@@ -182,21 +182,31 @@ def family_update(*, actor: User, family: Family, data: dict[str, Any]) -> Famil
     _require_change(actor, family)
     data = dict(data)
     lead = data.pop("lead_professional", ...)
+    team = data.pop("team", None)
+    if team is not None and team.pk != family.team_id:
+        # A transfer takes the family out of this team's sight: a manager's (or an admin's) decision.
+        if not (actor.is_platform_admin or actor.role == Role.MANAGER):
+            raise ValidationError({"team": "Only a manager or an administrator can transfer a family to another team."})
+        data["team"] = team
     if (
         "significant_adults_confirmed" in data
         and data["significant_adults_confirmed"] != family.significant_adults_confirmed
     ):
         family.significant_adults_confirmed_at = timezone.now() if data["significant_adults_confirmed"] else None
     family, _ = model_update(
-        instance=family,
-        data=data,
-        allowed=FAMILY_FIELDS,
-        actor=actor,
-        family_id=family.pk,
+        instance=family, data=data, allowed=(*FAMILY_FIELDS, "team"), actor=actor, family_id=family.pk
     )
     if lead is not ... and lead != family.lead_professional:
-        lead_professional_set(actor=actor, family=family, user=lead)
+        _set_lead_from_family_fields(actor=actor, family=family, user=lead)
     return family
+
+
+def _set_lead_from_family_fields(*, actor: User, family: Family, user: User | None) -> None:
+    """Setting the lead through the family resource reports errors under `lead_professional`."""
+    try:
+        lead_professional_set(actor=actor, family=family, user=user)
+    except ValidationError as exc:
+        raise ValidationError({"lead_professional": exc.message_dict.get("user", exc.messages)}) from exc
 
 
 def eligible_lead_professional(*, family: Family, user: User) -> bool:

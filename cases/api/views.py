@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import django_filters
 from django import forms
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from cases import selectors, services
-from cases.models import Agency, Family, Member
+from cases.models import Agency, Family, FamilyShare, InformationGap, Member, Relationship
 
 from .base import ServiceViewSet, UpdatedSinceFilterSet
 from .serializers import (
@@ -131,16 +130,34 @@ class FamilyMemberViewSet(FamilyScopedMixin, MemberViewSet):
         return services.member_create(actor=self.request.user, family=self.family, **data)
 
 
+class RelationshipFilter(UpdatedSinceFilterSet):
+    class Meta:
+        model = Relationship
+        fields = ["kind"]
+
+
+class GapFilter(UpdatedSinceFilterSet):
+    class Meta:
+        model = InformationGap
+        fields = ["reason"]
+
+
+class ShareFilter(UpdatedSinceFilterSet):
+    class Meta:
+        model = FamilyShare
+        fields = ["agency"]
+
+
 class RelationshipViewSet(FamilyScopedMixin, mixins.DestroyModelMixin, ServiceViewSet):
     """Who is whose parent or partner, within one family record."""
 
     serializer_class = RelationshipSerializer
     http_method_names = ["get", "post", "delete", "head", "options"]
-    filterset_class = None
+    filterset_class = RelationshipFilter
 
     def selector(self):
         if getattr(self, "swagger_fake_view", False):
-            return Family.objects.none()
+            return Relationship.objects.none()
         return selectors.relationship_list(family=self.family)
 
     def perform_service_create(self, data):
@@ -158,11 +175,11 @@ class GapViewSet(FamilyScopedMixin, ServiceViewSet):
 
     serializer_class = InformationGapSerializer
     http_method_names = ["get", "post", "head", "options"]
-    filterset_class = None
+    filterset_class = GapFilter
 
     def selector(self):
         if getattr(self, "swagger_fake_view", False):
-            return Family.objects.none()
+            return InformationGap.objects.none()
         include = self.request.query_params.get("include_resolved") in ("1", "true", "yes")
         return selectors.gap_list(family=self.family, include_resolved=include or self.action != "list")
 
@@ -183,11 +200,11 @@ class ShareViewSet(FamilyScopedMixin, mixins.DestroyModelMixin, ServiceViewSet):
 
     serializer_class = ShareSerializer
     http_method_names = ["get", "post", "delete", "head", "options"]
-    filterset_class = None
+    filterset_class = ShareFilter
 
     def selector(self):
         if getattr(self, "swagger_fake_view", False):
-            return Family.objects.none()
+            return FamilyShare.objects.none()
         return selectors.share_list(user=self.request.user, family=self.family)
 
     def perform_service_create(self, data):
@@ -197,17 +214,19 @@ class ShareViewSet(FamilyScopedMixin, mixins.DestroyModelMixin, ServiceViewSet):
         services.share_end(actor=self.request.user, share=instance)
 
 
-@extend_schema_view(
-    get=extend_schema(responses=LeadAssignmentSerializer(many=True), summary="Who has held the lead professional role"),
-    put=extend_schema(
-        request=LeadProfessionalSerializer, responses=FamilySerializer, summary="Set the lead professional"
-    ),
-)
-class LeadProfessionalView(FamilyScopedMixin, APIView):
-    def get(self, request, family_pk):
-        history = selectors.lead_history(family=self.family)
-        return Response(LeadAssignmentSerializer(history, many=True).data)
+class LeadProfessionalView(FamilyScopedMixin, generics.ListAPIView):
+    """`GET`: who has held the lead professional role, newest first. `PUT {"user": id}` sets it
+    (`null` clears it); the previous holder's assignment is ended, never deleted."""
 
+    serializer_class = LeadAssignmentSerializer
+    filter_backends: list = []
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Family.objects.none()
+        return selectors.lead_history(family=self.family)
+
+    @extend_schema(request=LeadProfessionalSerializer, responses=FamilySerializer, summary="Set the lead professional")
     def put(self, request, family_pk):
         serializer = LeadProfessionalSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -226,33 +245,31 @@ class ChronologyParams(forms.Form):
 
 @extend_schema(
     parameters=[
-        OpenApiParameter("kind", str, description="referral, visit, appointment, lead_professional, share or note"),
+        OpenApiParameter("kind", str, enum=list(selectors.CHRONOLOGY_KINDS), description="Only entries of this kind."),
         OpenApiParameter("agency", int, description="Only entries from this agency."),
         OpenApiParameter("updated_since", str, description="Only entries whose record changed since (ISO 8601)."),
     ],
-    responses=ChronologyEntrySerializer(many=True),
 )
-class ChronologyView(FamilyScopedMixin, generics.GenericAPIView):
+class ChronologyView(FamilyScopedMixin, generics.ListAPIView):
     """Everything significant about the family across agencies, newest first, derived from the records."""
 
     serializer_class = ChronologyEntrySerializer
     filter_backends: list = []
 
-    def get(self, request, family_pk):
-        params = ChronologyParams(request.query_params)
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return []
+        params = ChronologyParams(self.request.query_params)
         if not params.is_valid():
             raise ValidationError(params.errors)
         data = params.cleaned_data
-        kinds = {data["kind"]} if data.get("kind") else None
-        entries = selectors.family_chronology(
-            user=request.user,
+        return selectors.family_chronology(
+            user=self.request.user,
             family=self.family,
-            kinds=kinds,
+            kinds={data["kind"]} if data.get("kind") else None,
             agency_id=data.get("agency"),
             updated_since=data.get("updated_since"),
         )
-        page = self.paginate_queryset(entries)
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
 
 __all__ = [

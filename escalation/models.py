@@ -222,6 +222,8 @@ class CheckRun(models.Model):
     chunks_done = models.PositiveIntegerField(default=0)
     families = models.PositiveIntegerField(default=0)
     counts = models.JSONField(default=dict, blank=True)
+    # A run limited to some rules or families does not move the incremental starting point.
+    restricted = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-started_at"]

@@ -52,7 +52,7 @@ def finish_run_task(results: list[dict], *, run_id: int, as_of: str) -> dict:
 
 def _dispatch(kind: str, chunks: list[ChunkSpec], rule_codes: list[str] | None = None) -> int:
     as_of = timezone.now()
-    run = CheckRun.objects.create(kind=kind, started_at=as_of, chunks=len(chunks))
+    run = CheckRun.objects.create(kind=kind, started_at=as_of, chunks=len(chunks), restricted=bool(rule_codes))
     header = [
         check_chunk_task.s(**chunk.as_kwargs(), rule_codes=rule_codes, as_of=as_of.isoformat()) for chunk in chunks
     ]

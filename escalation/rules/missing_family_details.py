@@ -99,10 +99,10 @@ class MissingFamilyDetails:
                 }
             )
 
-        # 3. Adults with no date of birth.
+        # 3. Adults with no date of birth (a sibling may be a child or an adult, so is left out).
         adults = (
             Member.objects.filter(family_id__in=families, date_of_birth__isnull=True)
-            .exclude(role=MemberRole.CHILD)
+            .exclude(role__in=(MemberRole.CHILD, MemberRole.SIBLING))
             .exclude(Exists(member_gap))
             .values_list("family_id", "id", "given_name", "family_name")
         )

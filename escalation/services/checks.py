@@ -179,7 +179,9 @@ def _check_chunk(*, chunk: ChunkSpec, rule_codes: list[str] | None, as_of: dt.da
             status=FlagStatus.RESOLVED, resolved_at=as_of, updated_at=as_of
         )
     # A new flag needs a decision; so does one that has become high (it now goes to the team manager).
-    prompts = raise_prompts(flags=new + [f for f in upgraded if f.severity == Severity.HIGH], as_of=as_of, cfg=cfg)
+    prompts = raise_prompts(
+        flags=new, upgraded=[f for f in upgraded if f.severity == Severity.HIGH], as_of=as_of, cfg=cfg
+    )
     report.prompts_raised = len(prompts)
     return report
 
@@ -213,7 +215,7 @@ def plan_incremental(*, since: dt.datetime, chunk_size: int | None = None) -> li
 
 
 def last_run_start() -> dt.datetime | None:
-    run = CheckRun.objects.filter(finished_at__isnull=False).order_by("-started_at").first()
+    run = CheckRun.objects.filter(finished_at__isnull=False, restricted=False).order_by("-started_at").first()
     return run.started_at if run else None
 
 
@@ -236,7 +238,9 @@ def run_checks_in_process(
         chunks = plan_incremental(since=since) if since else plan_full()
     else:
         chunks = plan_full()
-    run = CheckRun.objects.create(kind=kind, started_at=as_of, chunks=len(chunks))
+    run = CheckRun.objects.create(
+        kind=kind, started_at=as_of, chunks=len(chunks), restricted=bool(rule_codes) or family_ids is not None
+    )
     report = RunReport()
     for chunk in chunks:
         report.merge(check_chunk(chunk=chunk, rule_codes=rule_codes, as_of=as_of))

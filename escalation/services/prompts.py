@@ -24,6 +24,7 @@ from escalation.models import (
     CheckSettings,
     EscalationPrompt,
     Flag,
+    FlagStatus,
     PromptEvent,
     PromptEventKind,
     PromptLevel,
@@ -81,8 +82,20 @@ def _family_facts(family_ids: Iterable[int]) -> tuple[dict[int, dict], dict[int,
     return families, managers, agencies
 
 
-def raise_prompts(*, flags: list[Flag], as_of: dt.datetime, cfg: CheckSettings) -> list[EscalationPrompt]:
-    """Open a prompt for each flag, routed by its severity. A constant number of queries per call."""
+def raise_prompts(
+    *, flags: list[Flag], as_of: dt.datetime, cfg: CheckSettings, upgraded: list[Flag] = ()
+) -> list[EscalationPrompt]:
+    """Open a prompt for each new flag, routed by its severity, and for each flag that has become
+    high unless it already has an active prompt with the team manager or above (it rose to high
+    again after dropping to medium, say). A constant number of queries per call."""
+    if upgraded:
+        senior = (PromptLevel.TEAM_MANAGER, PromptLevel.HEAD_OF_SERVICE, PromptLevel.PARTNERSHIP)
+        already = set(
+            EscalationPrompt.objects.filter(
+                flag_id__in=[f.pk for f in upgraded], status__in=ACTIVE_PROMPT_STATUSES, level__in=senior
+            ).values_list("flag_id", flat=True)
+        )
+        flags = [*flags, *(f for f in upgraded if f.pk not in already)]
     if not flags:
         return []
     families, managers, agencies = _family_facts(f.family_id for f in flags)
@@ -128,14 +141,15 @@ def _next_level(level: str) -> str | None:
 
 def escalate_overdue(*, as_of: dt.datetime | None = None) -> int:
     """Escalate every open or acknowledged prompt past its due date one level. Idempotent: the
-    escalated prompt leaves the active statuses in the same transaction as its successor is made."""
+    escalated prompt leaves the active statuses in the same transaction as its successor is made.
+    A prompt whose flag has since resolved waits for its decision but does not climb further."""
     as_of = as_of or timezone.now()
     cfg = CheckSettings.load()
     today = timezone.localdate(as_of)
     with transaction.atomic():
         overdue = list(
             EscalationPrompt.objects.select_for_update(skip_locked=True)
-            .filter(status__in=ACTIVE_PROMPT_STATUSES, due__lt=today)
+            .filter(status__in=ACTIVE_PROMPT_STATUSES, due__lt=today, flag__status=FlagStatus.OPEN)
             .exclude(level=PromptLevel.PARTNERSHIP)
             .select_related("flag")
         )
@@ -206,11 +220,15 @@ def _escalate(
 
 
 def can_act_on_prompt(user: User, prompt: EscalationPrompt) -> bool:
-    """The owning team (and admins) decide; so does the head of service it was escalated to.
-    Partners see prompts on shared families but never act on them."""
-    if user.role == Role.PARTNER or not user.is_active:
+    """The owning team (and admins) decide, and so does whoever the prompt is assigned to (a head of
+    service, or a partner agency's practitioner who is the lead professional). Other partners see
+    prompts on shared families but never act on them."""
+    if not user.is_active:
         return False
-    return can_change_family(user, prompt.family) or prompt.assigned_to_id == user.pk
+    if prompt.assigned_to_id == user.pk:
+        # Whoever the prompt is assigned to decides on it, a partner who leads the family included.
+        return True
+    return user.role != Role.PARTNER and can_change_family(user, prompt.family)
 
 
 def _transition(

@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 
-.PHONY: run test lint format migrate install check clean-venv
+.PHONY: run test lint format migrate install check bench clean-venv
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 (or run make PYTHON=python3)"; exit 1; }
@@ -41,6 +41,11 @@ migrate: install
 check: install
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run
+
+## Benchmarks against PostgreSQL (BENCH_DATABASE_URL, default .../safeguarding_bench) on a 100,000-family
+## data set seeded once and reused (BENCH_FAMILIES to change it); writes docs/performance.{json,md}
+bench: install
+	$(PY) -m bench.checks
 
 clean-venv:
 	rm -rf $(VENV)

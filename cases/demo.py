@@ -14,6 +14,9 @@ from django.conf import settings
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
+from escalation.models import CheckRun
+from escalation.services.checks import run_checks_in_process
+
 from .models import Agency, AgencyKind, Family, FamilyStatus, Role, Team, User
 from .services import lead_professional_set, share_create
 
@@ -87,6 +90,10 @@ def demo_setup(*, families: int = DEMO_FAMILIES, seed: int = DEMO_SEED, stdout=N
                 purpose="Health visiting for the children under five",
                 legal_basis="Children Act 1989 s.17; UK GDPR art. 6(1)(e) and 9(2)(h)",
             )
+
+    if not CheckRun.objects.exists():
+        # The demo shows what the checks find from the first page load.
+        run_checks_in_process()
 
     LOGINS_FILE.write_text(json.dumps({"practitioner": p_pw, "manager": m_pw, "partner": h_pw}))
     LOGINS_FILE.chmod(0o600)

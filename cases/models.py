@@ -334,7 +334,9 @@ class InformationGap(models.Model):
     member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="gaps", null=True, blank=True)
     subject = models.CharField(
         max_length=200,
-        help_text="The field or question, e.g. 'father' or 'date_of_birth'.",
+        help_text="The field or question, e.g. 'father', 'mother', 'parent', 'date_of_birth', 'contact'. "
+        "A family-wide gap about 'father', 'mother', 'parent', 'other_parent' or 'parents' explains a child's "
+        "missing parent until its revisit date.",
     )
     reason = models.CharField(max_length=20, choices=GapReason.choices)
     note = models.TextField(blank=True)

@@ -156,8 +156,15 @@ def family_chronology(
             if not wanted("share", home_agency.pk):
                 continue
             summary = f"Record shared with {s.agency.name}: {s.purpose}"
-            at = dt.datetime.combine(s.starts, dt.time.min, tzinfo=s.created_at.tzinfo)
-            entries.append(ChronologyEntry(at, "share", summary, home_agency.name, s.pk, s.updated_at))
+            if s.ends:
+                summary += f" (until {s.ends:%-d %b %Y})"
+            started = dt.datetime.combine(s.starts, dt.time.min, tzinfo=dt.UTC)
+            entries.append(
+                ChronologyEntry(max(started, s.created_at), "share", summary, home_agency.name, s.pk, s.updated_at)
+            )
+            if s.ended_at:
+                ended = f"Sharing with {s.agency.name} ended."
+                entries.append(ChronologyEntry(s.ended_at, "share", ended, home_agency.name, s.pk, s.updated_at))
 
     if "note" in kinds:
         for n in since(CaseNote.objects.filter(family=family).select_related("agency")):

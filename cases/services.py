@@ -374,7 +374,7 @@ def gap_record(
     gap = InformationGap(
         family=family,
         member=member,
-        subject=subject,
+        subject=subject.strip().lower(),
         reason=reason,
         revisit_on=revisit_on,
         note=note,

@@ -1,8 +1,9 @@
 """`missing_family_details`: gaps in who the family is.
 
 Fires for a family when: a child has fewer than two parents recorded and no gap explains why; a
-member who lives elsewhere has no phone and no address; an adult has no date of birth; the "other
-significant adults" question is unanswered; or an information gap's revisit date has passed.
+member who lives elsewhere has no phone and no address; an adult in the household has no date of
+birth; the "other significant adults" question is unanswered; or an information gap's revisit date
+has passed.
 
 Child K (seed 002): the father, who cared for the baby overnight, was barely known to services.
 "Systems should support repeated prompts for any gaps in such information" and practitioners should
@@ -99,9 +100,11 @@ class MissingFamilyDetails:
                 }
             )
 
-        # 3. Adults with no date of birth (a sibling may be a child or an adult, so is left out).
+        # 3. Adults in the household with no date of birth (a sibling may be a child or an adult, so
+        # is left out). Someone living elsewhere is held to the contact test above instead: issue 3
+        # accepts an absent father recorded with a phone number as enough to close the gap.
         adults = (
-            Member.objects.filter(family_id__in=families, date_of_birth__isnull=True)
+            Member.objects.filter(family_id__in=families, date_of_birth__isnull=True, lives_in_household=True)
             .exclude(role__in=(MemberRole.CHILD, MemberRole.SIBLING))
             .exclude(Exists(member_gap))
             .values_list("family_id", "id", "given_name", "family_name")

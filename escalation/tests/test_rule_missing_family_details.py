@@ -104,14 +104,8 @@ def test_recording_the_father_and_the_missing_answers_resolves_the_flag_on_the_n
     mother.date_of_birth = dt.date(1996, 2, 3)
     mother.save()
 
-    later = AS_OF + dt.timedelta(days=1)
-    run(rules=[RULE], as_of=later)
-    # Still open: the father's date of birth is the one thing missing now.
-    assert flag_or_none(lone_mother_and_baby).pk == flag.pk
-    assert issues(lone_mother_and_baby) == ["adult_no_date_of_birth"]
-
-    father.date_of_birth = dt.date(1993, 1, 1)
-    father.save()
+    # Issue 3: an absent father recorded with a phone number is enough; his date of birth is not
+    # required of someone living elsewhere.
     resolved_at = AS_OF + dt.timedelta(days=2)
     _, report = run(rules=[RULE], as_of=resolved_at)
 
@@ -120,6 +114,19 @@ def test_recording_the_father_and_the_missing_answers_resolves_the_flag_on_the_n
     assert flag.resolved_at == resolved_at
     assert report.resolved[RULE] == 1
     assert flag_or_none(lone_mother_and_baby) is None
+    assert father.date_of_birth is None
+
+
+def test_an_adult_in_the_household_without_a_date_of_birth_keeps_the_flag(lone_mother_and_baby, mother):
+    MemberFactory(family=lone_mother_and_baby, role="father", lives_in_household=True, date_of_birth=None)
+    lone_mother_and_baby.significant_adults_confirmed = True
+    lone_mother_and_baby.save()
+    mother.date_of_birth = dt.date(1996, 2, 3)
+    mother.save()
+
+    run(rules=[RULE])
+
+    assert issues(lone_mother_and_baby) == ["adult_no_date_of_birth"]
 
 
 def test_a_member_living_elsewhere_with_no_phone_and_no_address_is_flagged(complete_family):

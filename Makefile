@@ -46,6 +46,7 @@ check: install
 ## data set seeded once and reused (BENCH_FAMILIES to change it); writes docs/performance.{json,md}
 bench: install
 	$(PY) -m bench.checks
+	$(PY) -m bench.pages
 
 clean-venv:
 	rm -rf $(VENV)

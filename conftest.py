@@ -109,3 +109,13 @@ def api():
 
     client.as_user = as_user
     return client
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    """Cached figures (the dashboard's charts) must not leak from one test into the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

@@ -54,10 +54,11 @@ def ensure_dataset(families: int, seed: int = 1) -> dict:
     from django.core.management import call_command
     from django.db import connection
 
-    from cases.models import Family
+    from cases.models import Family, Team
+    from cases.seed import team_count
 
     have = Family.objects.count()
-    if have == families:
+    if have == families and Team.objects.filter(families__isnull=False).distinct().count() == team_count(families):
         return {"seeded": False, "seconds": 0.0}
     if have:
         print(f"bench: data set has {have} families, want {families}: starting afresh", flush=True)

@@ -46,6 +46,24 @@ def _checks(c: dict) -> list[str]:
     return lines
 
 
+def _pages(p: dict) -> list[str]:
+    lines = [
+        "## Pages and API lists (issues 4 and 5)",
+        "",
+        f"Server time per request in-process (Django test client, no network), {p['results']['dashboard']['requests']} "
+        f"requests each after a warm-up, on the full data set; the busiest team has {p['team_families']:,} families "
+        f"and the family page shown has {p['family_visits']} visits.",
+        "",
+        "| request | p50 ms | p95 ms | queries | budget p95 ms |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for name, r in p["results"].items():
+        lines.append(
+            f"| {name.replace('_', ' ')} (`{r['url']}`) | {r['p50_ms']} | {r['p95_ms']} | {r['queries']} | {p['budget_ms']} |"
+        )
+    return [*lines, ""]
+
+
 def render() -> None:
     data = json.loads((DOCS / "performance.json").read_text())
     out = [
@@ -64,6 +82,8 @@ def render() -> None:
     ]
     if "checks" in data:
         out += _checks(data["checks"])
+    if "pages" in data:
+        out += _pages(data["pages"])
     notes = DOCS / "performance-notes.md"
     if notes.exists():
         out += ["", notes.read_text()]

@@ -1,6 +1,7 @@
 """Who may see and change which family: the one place that decides.
 
-- practitioners and managers: the families owned by their team;
+- practitioners and managers: the families owned by their team; a manager who is the agency's
+  head of service or partnership lead: every team's families in the agency;
 - partners: the families with a current share with their agency (started, not past its end
   date, not ended) — checked on every request, so ending a share ends access at once, for
   sessions and tokens already issued alike;
@@ -17,7 +18,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from .models import Family, FamilyShare, Role, User
+from .models import Family, FamilyShare, Role, Team, User
 
 
 def current_shares(*, today=None) -> QuerySet[FamilyShare]:
@@ -34,10 +35,16 @@ def _visibility_q(user: User, family_field: str) -> Q | None:
         return Q(pk__in=[])
     if user.is_platform_admin:
         return None
-    if user.role in (Role.PRACTITIONER, Role.MANAGER):
-        if not user.team_id:
-            return Q(pk__in=[])
-        return Q(**{f"{prefix}team_id": user.team_id})
+    if user.role == Role.PRACTITIONER:
+        return Q(**{f"{prefix}team_id": user.team_id}) if user.team_id else Q(pk__in=[])
+    if user.role == Role.MANAGER:
+        # A manager sees the team's families; the agency's head of service (or its safeguarding
+        # partnership lead) sees every team's, since overdue prompts are escalated to them.
+        # One `team_id IN (subquery over teams)`: no extra round trip, and the family's team index serves.
+        teams = Team.objects.filter(
+            Q(pk=user.team_id) | Q(agency__head_of_service_id=user.pk) | Q(agency__partnership_lead_id=user.pk)
+        ).values("pk")
+        return Q(**{f"{prefix}team_id__in": teams})
     if user.role == Role.PARTNER and user.agency_id:
         shared = current_shares().filter(agency_id=user.agency_id).values("family_id")
         return Q(**{f"{prefix}id__in" if not family_field else f"{family_field}_id__in": shared})

@@ -69,9 +69,25 @@ def demo_setup(*, families: int = DEMO_FAMILIES, seed: int = DEMO_SEED, stdout=N
     practitioner, p_pw = _ensure_user(
         "practitioner", role=Role.PRACTITIONER, agency=council, team=team, name=("Priya", "Patel"), stored=stored
     )
+    # The printed manager login is the team's own manager: the one high prompts are routed to.
+    seeded_manager = (
+        User.objects.filter(team=team, role=Role.MANAGER, is_active=True)
+        .exclude(username="manager")
+        .order_by("id")
+        .first()
+    )
+    if seeded_manager is not None and not User.objects.filter(username="manager").exists():
+        seeded_manager.username = "manager"
+        seeded_manager.save(update_fields=["username"])
     manager, m_pw = _ensure_user(
         "manager", role=Role.MANAGER, agency=council, team=team, name=("Morgan", "Reid"), stored=stored
     )
+    head, _ = _ensure_user(
+        "head-of-service", role=Role.MANAGER, agency=council, team=team, name=("Sam", "Okafor"), stored=stored
+    )
+    if council.head_of_service_id is None:
+        council.head_of_service = head
+        council.save(update_fields=["head_of_service"])
     partner, h_pw = _ensure_user(
         "partner", role=Role.PARTNER, agency=health, team=None, name=("Health", "Visiting"), stored=stored
     )
@@ -92,8 +108,8 @@ def demo_setup(*, families: int = DEMO_FAMILIES, seed: int = DEMO_SEED, stdout=N
             )
 
     if not CheckRun.objects.exists():
-        # The demo shows what the checks find from the first page load.
-        run_checks_in_process()
+        # The demo shows what the checks find from the first page load, with six months of history.
+        simulate_check_history()
 
     LOGINS_FILE.write_text(json.dumps({"practitioner": p_pw, "manager": m_pw, "partner": h_pw}))
     LOGINS_FILE.chmod(0o600)
@@ -102,3 +118,64 @@ def demo_setup(*, families: int = DEMO_FAMILIES, seed: int = DEMO_SEED, stdout=N
         DemoLogin("manager", "manager", m_pw),
         DemoLogin("partner", "partner", h_pw, token.key),
     ]
+
+
+HISTORY_WEEKS = 26
+# Most prompts are decided within a few days; the rest run past their due date and escalate.
+DECIDED_SHARE = 0.9
+ESCALATED_DECIDED_SHARE = 0.6
+DECISIONS = [
+    ("Discussed in supervision; visit booked with the family", "Pattern confirmed; a clear plan is needed"),
+    ("Called the GP and health visitor to share what we know", "Agencies need the full picture"),
+    ("Father's details requested at the next visit", "Absent parent not yet known to us"),
+    ("Allocated a lead professional", "Nobody was coordinating the work"),
+    ("Strategy discussion arranged", "Risk has increased across agencies"),
+]
+
+
+def simulate_check_history(*, weeks: int = HISTORY_WEEKS, now=None) -> None:
+    """Run the checks as they would have run weekly over the last six months, with most prompts
+    decided within days by whoever they went to, so the dashboard's charts show a history.
+
+    Demo data only: decisions are written directly, stamped with the (past) time they were made.
+    """
+    import datetime as dt
+    import random
+
+    from django.utils import timezone
+
+    from escalation.models import ACTIVE_PROMPT_STATUSES, EscalationPrompt, PromptEvent, PromptEventKind
+    from escalation.models import CheckRunKind as Kind
+
+    now = now or timezone.now()
+    rng = random.Random(DEMO_SEED)
+    for week in range(weeks, 0, -1):
+        as_of = now - dt.timedelta(weeks=week)
+        run_checks_in_process(kind=Kind.FULL, as_of=as_of)
+        decided_at = as_of + dt.timedelta(days=2)
+        events = []
+        # The prompts this run raised: most are decided within days; those escalated less often.
+        for prompt in EscalationPrompt.objects.filter(status__in=ACTIVE_PROMPT_STATUSES, created_at=as_of).order_by(
+            "id"
+        ):
+            share = DECIDED_SHARE if prompt.escalated_from_id is None else ESCALATED_DECIDED_SHARE
+            if rng.random() >= share:
+                continue
+            action, rationale = rng.choice(DECISIONS)
+            EscalationPrompt.objects.filter(pk=prompt.pk).update(
+                status="actioned", action_taken=action, rationale=rationale, updated_at=decided_at
+            )
+            events.append(
+                PromptEvent(
+                    prompt=prompt,
+                    at=decided_at,
+                    actor_id=prompt.assigned_to_id,
+                    kind=PromptEventKind.ACTIONED,
+                    from_status=prompt.status,
+                    to_status="actioned",
+                    action_taken=action,
+                    rationale=rationale,
+                )
+            )
+        PromptEvent.objects.bulk_create(events)
+    run_checks_in_process(kind=Kind.FULL, as_of=now)

@@ -121,8 +121,20 @@ TEAM_NAMES = (
 PRACTITIONER_TITLES = ("Social worker", "Senior social worker", "Family support worker", "Early help practitioner")
 
 
+# About 1,000 families a team (issue 7: 100,000 families, 1,000 practitioners, ~10 per team).
+FAMILIES_PER_TEAM = 1_000
+
+
 def team_count(families: int) -> int:
-    return max(3, min(len(TEAM_NAMES), math.ceil(families / 2_000)))
+    return max(3, math.ceil(families / FAMILIES_PER_TEAM))
+
+
+def team_names(count: int) -> list[str]:
+    """The named teams first, then numbered ones ("Assessment Team North 2") for a large county."""
+    return [
+        TEAM_NAMES[i % len(TEAM_NAMES)] + (f" {i // len(TEAM_NAMES) + 1}" if i >= len(TEAM_NAMES) else "")
+        for i in range(count)
+    ]
 
 
 def practitioners_per_team(families: int) -> int:
@@ -1119,7 +1131,7 @@ def _staff(*, seed: int, families: int, council: Agency) -> list[_Staff]:
     fake = Faker("en_GB")
     fake.seed_instance(seed * 7919 + 17)
     per_team = practitioners_per_team(families)
-    teams = [Team.objects.get_or_create(agency=council, name=name)[0] for name in TEAM_NAMES[: team_count(families)]]
+    teams = [Team.objects.get_or_create(agency=council, name=name)[0] for name in team_names(team_count(families))]
     wanted: list[User] = []
     for t, team in enumerate(teams, start=1):
         for j in range(per_team + 1):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from django.db import models
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 
@@ -204,3 +205,239 @@ def family_chronology(
 
     entries.sort(key=lambda e: (e.at, e.kind, e.record_id), reverse=True)
     return entries
+
+
+# --- pages -------------------------------------------------------------------------------------
+
+CASELOAD_SORTS = {
+    "name": ("name", "id"),
+    "level": ("level", "name", "id"),
+    # Never visited first: they need attention most.
+    "last_visit": (models.F("last_visit").asc(nulls_first=True), "name", "id"),
+    "next_visit": ("next_visit", "name", "id"),
+    "flags": ("-high_flags", "-medium_flags", "name", "id"),
+}
+
+
+def caseload(*, user: User, level: str = "", status: str = "open", sort: str = "flags", mine_only: bool = False):
+    """My caseload: the families I lead first, then my team's (or, for a partner, those shared with
+    my agency), each with its last visit, next planned visit and open flags by severity.
+
+    The annotations are correlated subqueries (not joins) so a family with many visits costs no more
+    rows; the page's slice is all that is computed when sorting by name or level.
+    """
+    from django.db.models import Case, IntegerField, OuterRef, Subquery, Value, When
+    from django.db.models.functions import Coalesce
+    from django.utils import timezone
+
+    from escalation.models import Flag
+    from visits.models import Visit, VisitStatus
+
+    now = timezone.now()
+    qs = visible_families(user).select_related("lead_professional")
+    if status:
+        qs = qs.filter(status=status)
+    if level:
+        qs = qs.filter(level=level)
+    if mine_only:
+        qs = qs.filter(lead_professional=user)
+    visits = Visit.objects.filter(family_id=OuterRef("pk"))
+    open_flags = Flag.objects.filter(family_id=OuterRef("pk"), status="open").values("family_id")
+
+    def flag_count(severity: str):
+        return Coalesce(
+            Subquery(
+                open_flags.filter(severity=severity).annotate(n=models.Count("id")).values("n"),
+                output_field=IntegerField(),
+            ),
+            0,
+        )
+
+    qs = qs.annotate(
+        is_mine=Case(When(lead_professional_id=user.pk, then=Value(0)), default=Value(1), output_field=IntegerField()),
+        last_visit=Subquery(
+            visits.filter(status=VisitStatus.COMPLETED, scheduled_for__lte=now)
+            .order_by("-scheduled_for")
+            .values("scheduled_for")[:1]
+        ),
+        next_visit=Subquery(
+            visits.filter(status=VisitStatus.SCHEDULED, planned=True, scheduled_for__gte=now)
+            .order_by("scheduled_for")
+            .values("scheduled_for")[:1]
+        ),
+        high_flags=flag_count("high"),
+        medium_flags=flag_count("medium"),
+    )
+    return qs.order_by("is_mine", *CASELOAD_SORTS.get(sort, CASELOAD_SORTS["flags"]))
+
+
+@dataclass
+class Involved:
+    """One agency in the team around the family, with the professionals known to be involved."""
+
+    agency_id: int
+    agency: str
+    kind: str
+    phone: str
+    roles: set[str]
+    people: dict[int, dict]
+
+
+def team_around_family(*, family: Family) -> list[Involved]:
+    """Every agency and professional involved with the family in the last year, with contacts:
+    the owning team, the lead professional, whoever visited, the agencies of appointments and those
+    the record is shared with (Child K, seed 004: "find out about each other's roles"). Three queries."""
+    from django.utils import timezone
+
+    from visits.models import Appointment, Visit
+
+    since = timezone.now() - dt.timedelta(days=365)
+    found: dict[int, Involved] = {}
+
+    def agency(agency_id, name, kind, phone) -> Involved:
+        return found.setdefault(agency_id, Involved(agency_id, name, kind, phone or "", set(), {}))
+
+    def person(entry: Involved, user_id, first, last, title, phone, email, role):
+        p = entry.people.setdefault(
+            user_id, {"name": f"{first} {last}".strip(), "title": title, "phone": phone, "email": email, "roles": set()}
+        )
+        p["roles"].add(role)
+
+    home = family.team.agency
+    entry = agency(home.pk, home.name, home.kind, home.phone)
+    entry.roles.add(f"owning team: {family.team.name}")
+    lead = family.lead_professional
+    if lead is not None and lead.agency is not None:
+        e = agency(lead.agency_id, lead.agency.name, lead.agency.kind, lead.agency.phone)
+        person(e, lead.pk, lead.first_name, lead.last_name, lead.job_title, lead.phone, lead.email, "lead professional")
+    for row in (
+        Visit.objects.filter(family=family, scheduled_for__gte=since)
+        .values(
+            "agency_id",
+            "agency__name",
+            "agency__kind",
+            "agency__phone",
+            "practitioner_id",
+            "practitioner__first_name",
+            "practitioner__last_name",
+            "practitioner__job_title",
+            "practitioner__phone",
+            "practitioner__email",
+        )
+        .distinct()
+    ):
+        e = agency(row["agency_id"], row["agency__name"], row["agency__kind"], row["agency__phone"])
+        e.roles.add("visits")
+        if row["practitioner_id"]:
+            person(
+                e,
+                row["practitioner_id"],
+                row["practitioner__first_name"],
+                row["practitioner__last_name"],
+                row["practitioner__job_title"],
+                row["practitioner__phone"],
+                row["practitioner__email"],
+                "visits",
+            )
+    for row in (
+        Appointment.objects.filter(family=family, scheduled_for__gte=since)
+        .values("agency_id", "agency__name", "agency__kind", "agency__phone")
+        .distinct()
+    ):
+        agency(row["agency_id"], row["agency__name"], row["agency__kind"], row["agency__phone"]).roles.add(
+            "appointments"
+        )
+    from .access import current_shares
+
+    for share in current_shares().filter(family=family).select_related("agency"):
+        agency(share.agency_id, share.agency.name, share.agency.kind, share.agency.phone).roles.add(
+            "record shared" + (f" until {share.ends:%-d %b %Y}" if share.ends else "")
+        )
+    return sorted(found.values(), key=lambda e: (e.agency_id != home.pk, e.agency))
+
+
+def household(*, family: Family) -> dict:
+    """The people in the family record, split into who lives in the household and who does not,
+    each with their parents and partners by name. Uses the family's prefetched members plus one
+    query for relationships."""
+    members = list(family.members.all())
+    by_id = {m.pk: m for m in members}
+    parents: dict[int, list[Member]] = {}
+    partners: dict[int, list[Member]] = {}
+    for rel in family.relationships.all():
+        if rel.kind == "parent_of":
+            parents.setdefault(rel.to_member_id, []).append(by_id.get(rel.from_member_id))
+        else:
+            partners.setdefault(rel.from_member_id, []).append(by_id.get(rel.to_member_id))
+            partners.setdefault(rel.to_member_id, []).append(by_id.get(rel.from_member_id))
+    rows = [
+        {
+            "member": m,
+            "parents": [p for p in parents.get(m.pk, []) if p],
+            "partners": [p for p in partners.get(m.pk, []) if p],
+        }
+        for m in members
+    ]
+    return {
+        "in_household": [r for r in rows if r["member"].lives_in_household],
+        "elsewhere": [r for r in rows if not r["member"].lives_in_household],
+        "has_relationships": bool(parents or partners),
+    }
+
+
+def family_gaps_now(*, family: Family) -> list[dict]:
+    """What is missing about the family right now, worked out by the same rule the checks run
+    (escalation/rules/missing_family_details.py), so the page and the flag never disagree."""
+    from django.utils import timezone
+
+    from escalation.models import CheckSettings
+    from escalation.rules import Scope
+    from escalation.rules.missing_family_details import MissingFamilyDetails
+
+    if family.status != "open":
+        return []
+    scope = Scope(families=Family.objects.filter(pk=family.pk), as_of=timezone.now(), cfg=CheckSettings.load())
+    findings = MissingFamilyDetails().evaluate(scope)
+    return findings[0].evidence["issues"] if findings else []
+
+
+SEARCH_LIMIT = 30
+SIMILARITY = 0.3
+
+
+def search_people(*, user: User, query: str) -> list[Member]:
+    """People in families the user may see whose name or alias is like `query`, best first.
+
+    On PostgreSQL by trigram similarity (pg_trgm), so 'Kai Smyth' finds 'Kye Smith'; elsewhere (the
+    SQLite demo) by a plain case-insensitive match on each word.
+    """
+    from django.db import connection
+    from django.db.models import F, Q, TextField, Value
+    from django.db.models.functions import Cast, Concat, Greatest
+
+    qs = restrict_to_visible(Member.objects.all(), user).select_related("family")
+    if connection.vendor == "postgresql":
+        from django.contrib.postgres.search import TrigramSimilarity, TrigramWordSimilarity
+
+        qs = qs.annotate(
+            full=Concat(F("given_name"), Value(" "), F("family_name"), output_field=TextField()),
+            alias_text=Cast("aliases", TextField()),
+        ).annotate(
+            score=Greatest(
+                TrigramSimilarity("full", query),
+                TrigramWordSimilarity(query, "alias_text"),
+                TrigramWordSimilarity(query, "family__name"),
+            )
+        )
+        matches = Q(score__gte=SIMILARITY) | Q(family__reference__iexact=query)
+        return list(qs.filter(matches).order_by("-score", "family_name", "id")[:SEARCH_LIMIT])
+    words = [w for w in query.split() if w]
+    for word in words:
+        qs = qs.filter(
+            Q(given_name__icontains=word)
+            | Q(family_name__icontains=word)
+            | Q(aliases__icontains=word)
+            | Q(family__name__icontains=word)
+            | Q(family__reference__iexact=word)
+        )
+    return list(qs.order_by("family_name", "given_name", "id")[:SEARCH_LIMIT])

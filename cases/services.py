@@ -324,7 +324,9 @@ def relationship_create(*, actor: User, from_member: Member, to_member: Member, 
     if kind == RelationshipKind.PARENT_OF and to_member.role != MemberRole.CHILD:
         raise ValidationError({"to_member": "A parent relationship points to a child."})
     rel = Relationship(family=family, from_member=from_member, to_member=to_member, kind=kind)
-    rel.full_clean()
+    rel.full_clean(validate_unique=False, validate_constraints=False)  # the clearer message below
+    if Relationship.objects.filter(from_member=from_member, to_member=to_member, kind=kind).exists():
+        raise ValidationError({"kind": "This relationship is already recorded."})
     try:
         with transaction.atomic():
             rel.save()

@@ -113,6 +113,13 @@ class Flag(models.Model):
     def __str__(self) -> str:
         return f"{self.rule} ({self.severity}) on family {self.family_id}"
 
+    @property
+    def rule_title(self) -> str:
+        from escalation.rules import RULES
+
+        rule = RULES.get(self.rule)
+        return rule.title if rule else self.rule.replace("_", " ").capitalize()
+
 
 class PromptLevel(models.TextChoices):
     LEAD_PROFESSIONAL = "lead_professional", "Lead professional"

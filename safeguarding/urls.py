@@ -15,5 +15,6 @@ urlpatterns = [
     path(
         "api/docs/", SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[AllowAny]), name="api-docs"
     ),
+    path("", include("escalation.urls")),
     path("", include("cases.urls")),
 ]

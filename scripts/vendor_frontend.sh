@@ -59,6 +59,14 @@ rm -rf "$dest/govuk-frontend" "$dest/htmx" "$dest/chart.js"
 
 govuk="$work/govuk-frontend/dist/govuk"
 copy "$govuk/govuk-frontend.min.css" "$dest/govuk-frontend/govuk-frontend.min.css"
+# GDS Transport is GOV.UK's alone, and its files are not vendored: drop its @font-face rules so no
+# browser ever asks for them.
+python3 - "$dest/govuk-frontend/govuk-frontend.min.css" <<'PY'
+import re, sys
+path = sys.argv[1]
+css = open(path, encoding="utf-8").read()
+open(path, "w", encoding="utf-8").write(re.sub(r"@font-face\{font-family:GDS Transport;[^}]*\}", "", css))
+PY
 # An ES module exporting initAll and the component classes; static/js/app.js imports it.
 copy "$govuk/govuk-frontend.min.js" "$dest/govuk-frontend/govuk-frontend.min.js"
 

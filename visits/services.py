@@ -34,7 +34,7 @@ def _require_record(actor: User, family: Family) -> None:
         raise PermissionDenied("You cannot record events for this family.")
 
 
-def _require_edit(actor: User, family: Family, agency_id: int) -> None:
+def require_edit(actor: User, family: Family, agency_id: int) -> None:
     """The owning team edits anything on its families; a partner edits its own agency's records."""
     if can_change_family(actor, family):
         return
@@ -120,7 +120,7 @@ def visit_update(
     children_seen: list[Member] | None = None,
     children_seen_alone: list[Member] | None = None,
 ) -> Visit:
-    _require_edit(actor, visit.family, visit.agency_id)
+    require_edit(actor, visit.family, visit.agency_id)
     unknown = set(data) - set(VISIT_FIELDS)
     if unknown:
         raise ValueError(f"Fields not updatable: {sorted(unknown)}")
@@ -193,7 +193,7 @@ def appointment_record(*, actor: User, member: Member, agency: Agency | None = N
 
 @transaction.atomic
 def appointment_update(*, actor: User, appointment: Appointment, data: dict[str, Any]) -> Appointment:
-    _require_edit(actor, appointment.family, appointment.agency_id)
+    require_edit(actor, appointment.family, appointment.agency_id)
     if "status" in data:
         _validate_status_for_member(appointment.member, data["status"])
     appointment, changes = model_update(

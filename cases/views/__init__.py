@@ -1,0 +1,4 @@
+from .account import SignInView, SignOutView
+from .caseload import home
+
+__all__ = ["SignInView", "SignOutView", "home"]

@@ -1,0 +1,20 @@
+"""Search for families and people by name, tolerant of misspellings and aliases, because the same
+child is spelled three ways by three agencies (Child K, seed 004: check the exact spelling)."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from cases.selectors import search_people
+
+MAX_QUERY = 100
+
+
+@login_required
+def search(request: HttpRequest) -> HttpResponse:
+    q = (request.GET.get("q") or "").strip()[:MAX_QUERY]
+    results = search_people(user=request.user, query=q) if len(q) >= 2 else None
+    template = "cases/_search_results.html" if request.htmx else "cases/search.html"
+    return render(request, template, {"q": q, "results": results})

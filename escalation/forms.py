@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from django import forms
+
+from cases.models import Role, Team, User
+
+from .models import PromptStatus, Severity
+from .rules import RULE_CHOICES
+
+
+class DashboardFilterForm(forms.Form):
+    team = forms.TypedChoiceField(label="Team", required=False, coerce=int, empty_value=None)
+    assigned_to = forms.TypedChoiceField(label="Assigned to", required=False, coerce=int, empty_value=None)
+    rule = forms.ChoiceField(label="Check", required=False, choices=[("", "All checks"), *RULE_CHOICES])
+    severity = forms.ChoiceField(label="Severity", required=False, choices=[("", "All"), *Severity.choices])
+    status = forms.ChoiceField(
+        label="Status",
+        required=False,
+        choices=[("active", "Open or acknowledged"), ("", "All"), *PromptStatus.choices],
+    )
+    min_age_days = forms.TypedChoiceField(
+        label="Age",
+        required=False,
+        coerce=int,
+        empty_value=None,
+        choices=[
+            ("", "Any age"),
+            ("6", "Older than 5 days"),
+            ("11", "Older than 10 days"),
+            ("21", "Older than 20 days"),
+        ],
+    )
+
+    def __init__(self, *args, user: User, **kwargs):
+        super().__init__(*args, **kwargs)
+        teams = (
+            Team.objects.filter(agency_id=user.agency_id).order_by("name") if user.agency_id else Team.objects.none()
+        )
+        self.fields["team"].choices = [("", "All teams I can see"), *((t.pk, t.name) for t in teams)]
+        people = User.objects.filter(
+            team_id=user.team_id, is_active=True, role__in=[Role.PRACTITIONER, Role.MANAGER]
+        ).order_by("last_name", "first_name")
+        self.fields["assigned_to"].choices = [
+            ("", "Anyone"),
+            *((u.pk, u.get_full_name() or u.username) for u in people),
+        ]
+
+
+class ActionForm(forms.Form):
+    action_taken = forms.CharField(
+        label="What action was taken?",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": "Say what action was taken"},
+    )
+    rationale = forms.CharField(
+        label="Why? (the rationale for this decision)",
+        widget=forms.Textarea(attrs={"rows": 4}),
+        error_messages={"required": "Give the rationale for the decision"},
+    )
+
+
+class EscalateForm(forms.Form):
+    reason = forms.CharField(
+        label="Why escalate?",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": "Give the reason for escalating"},
+    )

@@ -1,0 +1,238 @@
+"""The manager's escalation dashboard, the prompt page and the decisions on prompts.
+
+Decisions go through the same services as the API (acknowledge, action, escalate), so each is
+recorded with who and when; the CSV export never carries a confidential referrer (flags and
+prompts hold none).
+"""
+
+from __future__ import annotations
+
+import csv
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from audit.services import AuditAction, audit_record
+from cases.govuk_forms import add_service_errors, valid_filters
+from cases.models import Role
+from cases.selectors import team_around_family
+
+from . import selectors
+from .forms import ActionForm, DashboardFilterForm, EscalateForm
+from .models import EscalationPrompt
+from .services.prompts import can_act_on_prompt, prompt_acknowledge, prompt_action, prompt_escalate
+
+PAGE_SIZE = 25
+
+
+def _is_manager(user) -> bool:
+    return user.role == Role.MANAGER or user.is_platform_admin
+
+
+def _filters(request: HttpRequest) -> tuple[DashboardFilterForm, selectors.DashboardFilters]:
+    form = DashboardFilterForm(request.GET or None, user=request.user)
+    data = valid_filters(form)
+    # No `status` in the URL (the first page, a "Next" link from it) means open or acknowledged.
+    status = data.get("status", "active") if "status" in request.GET else "active"
+    filters = selectors.DashboardFilters(
+        team=data.get("team"),
+        assigned_to=data.get("assigned_to"),
+        rule=data.get("rule") or "",
+        severity=data.get("severity") or "",
+        status=status if status is not None else "active",
+        min_age_days=data.get("min_age_days"),
+        mine=not _is_manager(request.user),
+    )
+    return form, filters
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """Managers and heads of service: the team's prompts; practitioners: their own ("my prompts")."""
+    if request.user.role == Role.PARTNER:
+        raise PermissionDenied("The escalation dashboard is for the owning service.")
+    form, filters = _filters(request)
+    prompts = selectors.dashboard_prompts(user=request.user, filters=filters)
+    counts = selectors.dashboard_counts(prompts=prompts)
+    paginator = Paginator(prompts, PAGE_SIZE)
+    paginator.__dict__["count"] = counts["total"]  # the grouped counts already know it: no COUNT(*) query
+    page = paginator.get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    manager = _is_manager(request.user)
+    context = {
+        "form": form,
+        "page": page,
+        "query": query.urlencode(),
+        "counts": counts,
+        "manager": manager,
+        "today": timezone.localdate(),
+    }
+    if request.htmx and request.htmx.target == "prompt-list":
+        return render(request, "escalation/_prompt_table.html", context)
+    if manager:
+        context["workload"] = selectors.team_workload(user=request.user, team_id=filters.team)
+        context["charts"] = selectors.chart_data_cached(user=request.user)
+    return render(request, "escalation/dashboard.html", context)
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value) -> str:
+    """Text a spreadsheet will not run as a formula (OWASP CSV injection)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+@login_required
+def dashboard_export(request: HttpRequest) -> HttpResponse:
+    """The current filtered list as CSV. No confidential referrer: prompts and flags never hold one."""
+    if request.user.role == Role.PARTNER:
+        raise PermissionDenied
+    _form, filters = _filters(request)
+    prompts = selectors.dashboard_prompts(user=request.user, filters=filters)
+    audit_record(
+        actor=request.user,
+        action=AuditAction.EXPORT,
+        instance=request.user,
+        family_id=None,
+        changes={"export": "escalation prompts", "filters": {k: v for k, v in vars(filters).items() if v}},
+    )
+    writer = csv.writer(_Echo())
+    header = [
+        "prompt",
+        "family_reference",
+        "family",
+        "check",
+        "severity",
+        "level",
+        "assigned_to",
+        "status",
+        "due",
+        "overdue",
+        "raised",
+        "detail",
+    ]
+
+    def rows():
+        yield writer.writerow(header)
+        for p in prompts.iterator(chunk_size=500):
+            row = [
+                p.pk,
+                p.family.reference,
+                p.family.name,
+                p.flag.rule,
+                p.flag.severity,
+                p.level,
+                (p.assigned_to.get_full_name() or p.assigned_to.username) if p.assigned_to else "",
+                p.status,
+                p.due.isoformat(),
+                "yes" if p.overdue else "no",
+                timezone.localtime(p.created_at).strftime("%Y-%m-%d %H:%M"),
+                p.flag.detail,
+            ]
+            yield writer.writerow([_cell(v) for v in row])
+
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="escalation-prompts-{stamp}.csv"'
+    return response
+
+
+@login_required
+def prompt_detail(request: HttpRequest, prompt_id: int) -> HttpResponse:
+    prompt = selectors.prompt_get_for_user(user=request.user, prompt_id=prompt_id)
+    return _render_prompt(request, prompt)
+
+
+def _render_prompt(request, prompt, *, action_form=None, escalate_form=None, status=200):
+    family = prompt.family
+    history = list(prompt.events.all())
+    chain = []
+    cursor = prompt.escalated_from_id
+    if cursor:
+        chain = list(
+            EscalationPrompt.objects.filter(flag_id=prompt.flag_id)
+            .select_related("assigned_to")
+            .order_by("created_at", "id")
+        )
+    return render(
+        request,
+        "escalation/prompt_detail.html",
+        {
+            "prompt": prompt,
+            "flag": prompt.flag,
+            "family": family,
+            "history": history,
+            "chain": chain,
+            "team_around": team_around_family(family=_family_with_lead(family)),
+            "can_act": can_act_on_prompt(request.user, prompt) and prompt.status in ("open", "acknowledged"),
+            "action_form": action_form or ActionForm(),
+            "escalate_form": escalate_form or EscalateForm(),
+            "today": timezone.localdate(),
+        },
+        status=status,
+    )
+
+
+def _family_with_lead(family):
+    from cases.models import Family
+
+    return Family.objects.select_related("team__agency", "lead_professional__agency").get(pk=family.pk)
+
+
+@login_required
+@require_POST
+def prompt_acknowledge_view(request: HttpRequest, prompt_id: int) -> HttpResponse:
+    prompt = selectors.prompt_get_for_user(user=request.user, prompt_id=prompt_id)
+    try:
+        prompt_acknowledge(actor=request.user, prompt=prompt)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "Acknowledged. It stays open until it is actioned or escalated.")
+    return redirect("prompt-detail", prompt_id=prompt.pk)
+
+
+@login_required
+@require_POST
+def prompt_action_view(request: HttpRequest, prompt_id: int) -> HttpResponse:
+    prompt = selectors.prompt_get_for_user(user=request.user, prompt_id=prompt_id)
+    form = ActionForm(request.POST)
+    if form.is_valid():
+        try:
+            prompt_action(actor=request.user, prompt=prompt, **form.cleaned_data)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, "Decision recorded. The prompt is closed as actioned.")
+            return redirect("dashboard")
+    return _render_prompt(request, prompt, action_form=form)
+
+
+@login_required
+@require_POST
+def prompt_escalate_view(request: HttpRequest, prompt_id: int) -> HttpResponse:
+    prompt = selectors.prompt_get_for_user(user=request.user, prompt_id=prompt_id)
+    form = EscalateForm(request.POST)
+    if form.is_valid():
+        try:
+            successor = prompt_escalate(actor=request.user, prompt=prompt, reason=form.cleaned_data["reason"])
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, f"Escalated to the {successor.get_level_display().lower()}.")
+            return redirect("dashboard")
+    return _render_prompt(request, prompt, escalate_form=form)

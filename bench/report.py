@@ -58,9 +58,8 @@ def _pages(p: dict) -> list[str]:
         "| --- | ---: | ---: | ---: | ---: |",
     ]
     for name, r in p["results"].items():
-        lines.append(
-            f"| {name.replace('_', ' ')} (`{r['url']}`) | {r['p50_ms']} | {r['p95_ms']} | {r['queries']} | {p['budget_ms']} |"
-        )
+        label = f"{name.replace('_', ' ')} (`{r['url']}`)"
+        lines.append(f"| {label} | {r['p50_ms']} | {r['p95_ms']} | {r['queries']} | {p['budget_ms']} |")
     return [*lines, ""]
 
 

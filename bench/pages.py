@@ -20,7 +20,7 @@ def _percentile(values: list[float], pct: float) -> float:
     return ordered[k]
 
 
-def _measure(client, url: str, n: int, **headers) -> dict:
+def _measure(client, url: str, n: int, before=None, **headers) -> dict:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -31,6 +31,8 @@ def _measure(client, url: str, n: int, **headers) -> dict:
     assert response.status_code == 200, (url, response.status_code)
     queries = len(ctx.captured_queries)
     for _ in range(n):
+        if before:
+            before()
         started = time.perf_counter()
         response = client.get(url, **headers)
         times.append((time.perf_counter() - started) * 1000)
@@ -82,6 +84,9 @@ def main() -> None:
     lead_client.force_login(lead)
     n = args.requests
     results["dashboard"] = _measure(manager_client, "/dashboard/", n)
+    from django.core.cache import cache
+
+    results["dashboard_cold_cache"] = _measure(manager_client, "/dashboard/", n // 2, before=cache.clear)
     results["dashboard_filtered"] = _measure(manager_client, "/dashboard/?severity=high&status=active", n)
     results["caseload"] = _measure(lead_client, "/", n)
     results["family_page"] = _measure(lead_client, f"/families/{family.pk}/", n)

@@ -283,7 +283,7 @@ class Involved:
     people: dict[int, dict]
 
 
-def team_around_family(*, family: Family) -> list[Involved]:
+def team_around_family(*, user: User, family: Family) -> list[Involved]:
     """Every agency and professional involved with the family in the last year, with contacts:
     the owning team, the lead professional, whoever visited, the agencies of appointments and those
     the record is shared with (Child K, seed 004: "find out about each other's roles"). Three queries."""
@@ -349,7 +349,11 @@ def team_around_family(*, family: Family) -> list[Involved]:
         )
     from .access import current_shares
 
-    for share in current_shares().filter(family=family).select_related("agency"):
+    shares = current_shares().filter(family=family).select_related("agency")
+    if user.role == Role.PARTNER:
+        # A partner sees only its own agency's share, as in the shares list and the chronology.
+        shares = shares.filter(agency_id=user.agency_id)
+    for share in shares:
         agency(share.agency_id, share.agency.name, share.agency.kind, share.agency.phone).roles.add(
             "record shared" + (f" until {share.ends:%-d %b %Y}" if share.ends else "")
         )

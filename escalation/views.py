@@ -177,7 +177,7 @@ def _render_prompt(request, prompt, *, action_form=None, escalate_form=None, sta
             "family": family,
             "history": history,
             "chain": chain,
-            "team_around": team_around_family(family=_family_with_lead(family)),
+            "team_around": team_around_family(user=request.user, family=_family_with_lead(family)),
             "can_act": can_act_on_prompt(request.user, prompt) and prompt.status in ("open", "acknowledged"),
             "action_form": action_form or ActionForm(),
             "escalate_form": escalate_form or EscalateForm(),

@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 
 from cases import selectors as case_selectors
 from cases.access import can_record_events
@@ -39,7 +40,7 @@ def visit_form(request: HttpRequest, family_id: int, visit_id: int | None = None
     children = [m for m in family.members.order_by("id") if m.is_child]
     initial = {}
     if visit is not None:
-        local = visit.scheduled_for.astimezone()
+        local = timezone.localtime(visit.scheduled_for)
         initial = {
             **{
                 f: getattr(visit, f)
@@ -110,7 +111,7 @@ def appointment_form(request: HttpRequest, family_id: int, appointment_id: int |
         member = get_object_or_404(family.members, pk=request.GET["member"])
     initial = {"member": member.pk if member else None, "agency": request.user.agency_id}
     if appointment is not None:
-        local = appointment.scheduled_for.astimezone()
+        local = timezone.localtime(appointment.scheduled_for)
         initial.update(
             agency=appointment.agency_id,
             kind=appointment.kind,

@@ -729,3 +729,14 @@ def test_family_page_query_count_does_not_grow_with_the_shares(client, practitio
     for i in range(3):
         ShareFactory(family=three, agency=AgencyFactory(name=f"Share agency {i + 1}"))
     assert _count(client, practitioner, one) == _count(client, practitioner, three)
+
+
+def test_a_partner_does_not_see_which_other_agencies_the_record_is_shared_with(client, partner, share, family):
+    from cases.tests.factories import AgencyFactory, ShareFactory
+
+    police = AgencyFactory(name="Northshire Police Public Protection", kind="police")
+    ShareFactory(family=family, agency=police, purpose="Joint investigation")
+    client.force_login(partner)
+    html = client.get(f"/families/{family.pk}/").content.decode()
+    assert partner.agency.name in html
+    assert "Northshire Police Public Protection" not in html

@@ -84,7 +84,7 @@ def family_detail(request: HttpRequest, family_id: int) -> HttpResponse:
     chronology = _chronology_context(request, family)
     if request.htmx and request.htmx.target == "chronology-list":
         return render(request, "cases/_chronology.html", {"family": family, **chronology})
-    team = selectors.team_around_family(family=family)
+    team = selectors.team_around_family(user=request.user, family=family)
     context = {
         "family": family,
         "household": selectors.household(family=family),

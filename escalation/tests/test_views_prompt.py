@@ -447,3 +447,25 @@ def test_a_resolved_flag_still_needs_its_decision(client, manager, wnb_prompt):
     assert "the check no longer finds this since" in html
     assert ">Decide</h2>" in html
     assert client.post(_url(wnb_prompt, "action"), ACTION).status_code == 302
+
+
+def test_a_partner_on_the_prompt_page_does_not_see_other_agencies_shares(client, partner, share, family, child):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from cases.tests.factories import AgencyFactory, ShareFactory
+    from escalation.models import EscalationPrompt
+    from escalation.services.checks import run_checks_in_process
+    from visits.tests.factories import AppointmentFactory
+
+    for days in (3, 9):
+        AppointmentFactory(
+            member=child, status="was_not_brought", scheduled_for=timezone.now() - dt.timedelta(days=days)
+        )
+    run_checks_in_process(rule_codes=["was_not_brought"])
+    ShareFactory(family=family, agency=AgencyFactory(name="Northshire Police Public Protection", kind="police"))
+    prompt = EscalationPrompt.objects.get(flag__rule="was_not_brought")
+    client.force_login(partner)
+    html = client.get(f"/prompts/{prompt.pk}/").content.decode()
+    assert "Northshire Police Public Protection" not in html

@@ -509,3 +509,15 @@ def test_appointment_post_without_csrf_token_is_refused(practitioner, family, ch
     assert 'name="csrfmiddlewaretoken"' in _html(client.get(_appointment_url(family)))
     assert client.post(_appointment_url(family), _appointment_data(child, health_agency)).status_code == 403
     assert not Appointment.objects.exists()
+
+
+def test_editing_a_summer_visit_shows_its_london_time(client, practitioner, family):
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    # 09:30 in London on 15 July is 08:30 UTC: the form shows the time the practitioner recorded.
+    when = dt.datetime(2026, 7, 15, 9, 30, tzinfo=ZoneInfo("Europe/London"))
+    visit = VisitFactory(family=family, scheduled_for=when)
+    client.force_login(practitioner)
+    html = client.get(reverse("visit-edit", args=[family.pk, visit.pk])).content.decode()
+    assert 'value="09:30"' in html

@@ -112,6 +112,32 @@ def api():
 
 
 @pytest.fixture(autouse=True)
+def _force_login_includes_second_factor(monkeypatch):
+    """`client.force_login(user)` stands for a completed sign-in, second factor included: a
+    manager or admin gets a confirmed authenticator and a verified session. The real sign-in,
+    lock-out and two-factor flows are tested through the forms in accounts/tests/."""
+    from django.test import Client
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from accounts.services import requires_two_factor
+
+    original = Client.force_login
+
+    def force_login(self, user, backend=None):
+        original(self, user, backend)
+        if requires_two_factor(user):
+            device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
+                user=user, name="test", confirmed=True
+            )
+            session = self.session
+            session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+            session.save()
+
+    monkeypatch.setattr(Client, "force_login", force_login)
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache():
     """Cached figures (the dashboard's charts) must not leak from one test into the next."""
     from django.core.cache import cache

@@ -18,7 +18,33 @@ class AuditAction(models.TextChoices):
     EXPORT = "export", "Export"
 
 
-class AuditEvent(models.Model):
+class AppendOnlyQuerySet(models.QuerySet):
+    """The application can add audit rows, never change or remove them (a PostgreSQL trigger,
+    migration 0003, refuses UPDATE and DELETE underneath as well)."""
+
+    def update(self, **kwargs):
+        raise PermissionError("The audit log is append-only.")
+
+    def delete(self):
+        raise PermissionError("The audit log is append-only.")
+
+
+class AppendOnlyModel(models.Model):
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise PermissionError("The audit log is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("The audit log is append-only.")
+
+
+class AuditEvent(AppendOnlyModel):
     at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
     action = models.CharField(max_length=10, choices=AuditAction.choices)
@@ -31,6 +57,45 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["family_id", "-at"], name="audit_family_at")]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_id} {self.action} {self.model}#{self.object_id}"
+
+
+class SecurityEventKind(models.TextChoices):
+    LOGIN = "login", "Signed in"
+    LOGIN_FAILED = "login_failed", "Sign-in failed"
+    LOCKED_OUT = "locked_out", "Locked out"
+    LOGOUT = "logout", "Signed out"
+    SESSION_EXPIRED = "session_expired", "Session expired"
+    SESSIONS_ENDED = "sessions_ended", "Every session ended"
+    TWO_FACTOR_OK = "two_factor_ok", "Second factor accepted"
+    TWO_FACTOR_FAILED = "two_factor_failed", "Second factor refused"
+    TWO_FACTOR_ADDED = "two_factor_added", "Authenticator app added"
+    REFUSED = "refused", "Access refused"
+    TOKEN_ISSUED = "token_issued", "API token issued"
+    TOKEN_REVOKED = "token_revoked", "API token revoked"
+
+
+class SecurityEvent(AppendOnlyModel):
+    """Sign-ins, sign-outs, lock-outs, second factors and refused requests (401, 403, 404).
+
+    Append-only like AuditEvent. `username` is what was typed at a failed sign-in (the account
+    may not exist); no password, token or code is ever stored.
+    """
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    kind = models.CharField(max_length=20, choices=SecurityEventKind.choices)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
+    username = models.CharField(max_length=150, blank=True)
+    route = models.CharField(max_length=200, blank=True)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["kind", "at"], name="security_kind_at")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.kind} {self.username or self.user_id}"

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from simple_history.models import HistoricalRecords
 
 
 class AgencyKind(models.TextChoices):
@@ -158,6 +159,16 @@ class Family(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now, db_index=True)
 
+    # Optimistic concurrency: each save adds one; an edit made from an older version is refused
+    # (409 in the API, a conflict page in the browser) instead of overwriting what was saved since.
+    version = models.PositiveIntegerField(
+        default=1,
+        help_text="Counts up on each change. Send it back (or an If-Match header) when changing the record: "
+        "if someone else changed it since, the change is refused with 409 Conflict.",
+    )
+    # Previous values of every field, kept on each save (django-simple-history).
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
     class Meta:
         ordering = ["name", "id"]
         verbose_name_plural = "families"
@@ -175,6 +186,9 @@ class LeadProfessionalAssignment(models.Model):
     started_at = models.DateTimeField(default=timezone.now)
     ended_at = models.DateTimeField(null=True, blank=True)
     assigned_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
+
+    # Previous values of every field, kept on each save (django-simple-history).
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["-started_at", "-id"]
@@ -212,6 +226,9 @@ class FamilyShare(models.Model):
     created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    # Previous values of every field, kept on each save (django-simple-history).
+    history = HistoricalRecords(excluded_fields=["updated_at"])
 
     class Meta:
         ordering = ["-starts", "-id"]
@@ -272,6 +289,16 @@ class Member(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now, db_index=True)
 
+    # Optimistic concurrency: each save adds one; an edit made from an older version is refused
+    # (409 in the API, a conflict page in the browser) instead of overwriting what was saved since.
+    version = models.PositiveIntegerField(
+        default=1,
+        help_text="Counts up on each change. Send it back (or an If-Match header) when changing the record: "
+        "if someone else changed it since, the change is refused with 409 Conflict.",
+    )
+    # Previous values of every field, kept on each save (django-simple-history).
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
     class Meta:
         ordering = ["family_id", "id"]
         indexes = [models.Index(fields=["family", "role"], name="member_family_role")]
@@ -302,6 +329,9 @@ class Relationship(models.Model):
     kind = models.CharField(max_length=20, choices=RelationshipKind.choices)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    # Previous values of every field, kept on each save (django-simple-history).
+    history = HistoricalRecords(excluded_fields=["updated_at"])
 
     class Meta:
         constraints = [
@@ -346,6 +376,9 @@ class InformationGap(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now, db_index=True)
 
+    # Previous values of every field, kept on each save (django-simple-history).
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
     class Meta:
         ordering = ["revisit_on", "id"]
         indexes = [models.Index(fields=["family", "resolved_at"], name="gap_family_resolved")]
@@ -364,6 +397,9 @@ class CaseNote(models.Model):
     text = models.TextField()
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    # Previous values of every field, kept on each save (django-simple-history).
+    history = HistoricalRecords(excluded_fields=["updated_at"])
 
     class Meta:
         ordering = ["-at"]

@@ -22,6 +22,7 @@ from audit.services import AuditAction, audit_record
 from cases.govuk_forms import add_service_errors, valid_filters
 from cases.models import Role
 from cases.selectors import team_around_family
+from cases.service_utils import ConflictError
 
 from . import selectors
 from .forms import ActionForm, DashboardFilterForm, EscalateForm
@@ -157,7 +158,7 @@ def prompt_detail(request: HttpRequest, prompt_id: int) -> HttpResponse:
     return _render_prompt(request, prompt)
 
 
-def _render_prompt(request, prompt, *, action_form=None, escalate_form=None, status=200):
+def _render_prompt(request, prompt, *, action_form=None, escalate_form=None, conflict=None, status=200):
     family = prompt.family
     history = list(prompt.events.all())
     chain = []
@@ -182,6 +183,7 @@ def _render_prompt(request, prompt, *, action_form=None, escalate_form=None, sta
             "action_form": action_form or ActionForm(),
             "escalate_form": escalate_form or EscalateForm(),
             "today": timezone.localdate(),
+            "conflict": conflict,
         },
         status=status,
     )
@@ -193,12 +195,21 @@ def _family_with_lead(family):
     return Family.objects.select_related("team__agency", "lead_professional__agency").get(pk=family.pk)
 
 
+def _conflict(request: HttpRequest, prompt_id: int, exc: ConflictError) -> HttpResponse:
+    """Someone decided first: show their decision as saved, and what this person wrote, unsaved,
+    so they can copy it into a case note or a new prompt rather than lose it."""
+    prompt = selectors.prompt_get_for_user(user=request.user, prompt_id=prompt_id)
+    return _render_prompt(request, prompt, conflict=exc, status=409)
+
+
 @login_required
 @require_POST
 def prompt_acknowledge_view(request: HttpRequest, prompt_id: int) -> HttpResponse:
     prompt = selectors.prompt_get_for_user(user=request.user, prompt_id=prompt_id)
     try:
         prompt_acknowledge(actor=request.user, prompt=prompt)
+    except ConflictError as exc:
+        messages.error(request, exc.message)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
@@ -214,6 +225,8 @@ def prompt_action_view(request: HttpRequest, prompt_id: int) -> HttpResponse:
     if form.is_valid():
         try:
             prompt_action(actor=request.user, prompt=prompt, **form.cleaned_data)
+        except ConflictError as exc:
+            return _conflict(request, prompt_id, exc)
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:
@@ -230,6 +243,8 @@ def prompt_escalate_view(request: HttpRequest, prompt_id: int) -> HttpResponse:
     if form.is_valid():
         try:
             successor = prompt_escalate(actor=request.user, prompt=prompt, reason=form.cleaned_data["reason"])
+        except ConflictError as exc:
+            return _conflict(request, prompt_id, exc)
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:

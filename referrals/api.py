@@ -37,6 +37,7 @@ class ReferralSerializer(serializers.ModelSerializer):
             *CONFIDENTIAL_FIELDS,
             "created_at",
             "updated_at",
+            "version",
         ]
         read_only_fields = ["created_at", "updated_at"]
         extra_kwargs = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from simple_history.models import HistoricalRecords
 
 from cases.models import Family, User
 
@@ -76,6 +77,16 @@ class Referral(models.Model):
     recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    # Optimistic concurrency: each save adds one; an edit made from an older version is refused
+    # (409 in the API, a conflict page in the browser) instead of overwriting what was saved since.
+    version = models.PositiveIntegerField(
+        default=1,
+        help_text="Counts up on each change. Send it back (or an If-Match header) when changing the record: "
+        "if someone else changed it since, the change is refused with 409 Conflict.",
+    )
+    # Previous values of every field, kept on each save (django-simple-history).
+    history = HistoricalRecords(excluded_fields=["updated_at"])
 
     class Meta:
         ordering = ["-received_at", "-id"]

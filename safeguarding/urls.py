@@ -8,6 +8,7 @@ from .health import healthz
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("accounts/", include("accounts.urls")),
     path("api/v1/", include("safeguarding.api_urls")),
     # The schema and its docs describe the contract, not data: open to anyone, so a partner's
     # developer can read them before holding a token.

@@ -43,6 +43,7 @@ class VisitSerializer(serializers.ModelSerializer):
             "home_conditions",
             "created_at",
             "updated_at",
+            "version",
         ]
         read_only_fields = ["practitioner", "created_at", "updated_at"]
 
@@ -113,6 +114,7 @@ class AppointmentSerializer(serializers.ModelSerializer):
             "notes",
             "created_at",
             "updated_at",
+            "version",
         ]
         read_only_fields = ["family", "created_at", "updated_at"]
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import django_filters
 from django.db.models import Model, QuerySet
-from rest_framework import mixins, status, viewsets
+from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -22,6 +22,24 @@ class UpdatedSinceFilterSet(django_filters.FilterSet):
     updated_since = django_filters.IsoDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", label="Only records changed at or after this time (ISO 8601)."
     )
+
+
+def parse_if_match(header: str | None) -> int | None:
+    """The version in an `If-Match: "3"` header (weak `W/"3"` accepted); None without one."""
+    if not header or header.strip() == "*":
+        return None
+    value = header.split(",")[0].strip().removeprefix("W/").strip('"')
+    if not value.isdigit():
+        raise exceptions.ValidationError({"If-Match": ['Send the ETag from the record, for example "3".']})
+    return int(value)
+
+
+def with_etag(response: Response, instance: Model) -> Response:
+    """The record's version as its ETag, for `If-Match` on the next change."""
+    version = getattr(instance, "version", None)
+    if version is not None:
+        response["ETag"] = f'"{version}"'
+    return response
 
 
 class ServiceViewSet(
@@ -49,12 +67,18 @@ class ServiceViewSet(
     def _respond(self, instance: Model, code: int) -> Response:
         # Re-read through the selector so the response has the same shape (and query cost) as a GET.
         instance = self.get_queryset().get(pk=instance.pk)
-        return Response(self.get_serializer(instance).data, status=code)
+        return with_etag(Response(self.get_serializer(instance).data, status=code), instance)
+
+    def retrieve(self, request: Request, *args, **kwargs) -> Response:
+        instance = self.get_object()
+        return with_etag(Response(self.get_serializer(instance).data), instance)
 
     def create(self, request: Request, *args, **kwargs) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        instance = self.perform_service_create(dict(serializer.validated_data))
+        data = dict(serializer.validated_data)
+        data.pop("version", None)  # a new record starts at version 1
+        instance = self.perform_service_create(data)
         return self._respond(instance, status.HTTP_201_CREATED)
 
     def update(self, request: Request, *args, **kwargs) -> Response:
@@ -62,7 +86,11 @@ class ServiceViewSet(
         instance = self.get_object()
         serializer = self.get_serializer(instance, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
-        instance = self.perform_service_update(instance, dict(serializer.validated_data))
+        data = dict(serializer.validated_data)
+        if_match = parse_if_match(request.headers.get("If-Match"))
+        if if_match is not None:
+            data["version"] = if_match
+        instance = self.perform_service_update(instance, data)
         return self._respond(instance, status.HTTP_200_OK)
 
     def partial_update(self, request: Request, *args, **kwargs) -> Response:

@@ -1,14 +1,18 @@
 """Turn service-layer errors into API responses a partner's developer can act on.
 
 Services raise Django's ValidationError (-> 400 with field errors) and PermissionDenied
-(-> 403, only ever for a record the caller can already see; unseen records are 404 upstream).
+(-> 403, only ever for a record the caller can already see; unseen records are 404 upstream),
+and ConflictError (-> 409, with what is saved now and what the caller tried).
 """
 
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import exceptions
+from rest_framework import exceptions, status
+from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from cases.service_utils import ConflictError
 
 
 def _as_field_errors(exc: DjangoValidationError) -> dict | list:
@@ -21,6 +25,12 @@ def _as_field_errors(exc: DjangoValidationError) -> dict | list:
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, ConflictError):
+        # 409 with both sides, so the caller loses nothing: what is saved now and what it tried.
+        return Response(
+            {"detail": exc.message, "current": exc.current, "attempted": exc.attempted},
+            status=status.HTTP_409_CONFLICT,
+        )
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(_as_field_errors(exc))
     return drf_exception_handler(exc, context)

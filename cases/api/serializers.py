@@ -67,6 +67,7 @@ class FamilySerializer(serializers.ModelSerializer):
             "local_authority",
             "created_at",
             "updated_at",
+            "version",
         ]
         read_only_fields = ["reference", "significant_adults_confirmed_at", "created_at", "updated_at"]
 
@@ -95,6 +96,7 @@ class MemberSerializer(serializers.ModelSerializer):
             "gp_practice",
             "created_at",
             "updated_at",
+            "version",
         ]
         read_only_fields = ["created_at", "updated_at"]
 

@@ -517,7 +517,7 @@ def test_header_names_the_user_and_offers_sign_out(client, practitioner):
     practitioner.save()
     client.force_login(practitioner)
     html = client.get("/").content.decode()
-    assert "<strong>Alice Okafor</strong>, Practitioner" in html
+    assert "<strong>Alice Okafor</strong></a>, Practitioner" in html  # links to the account page
     assert 'name="csrfmiddlewaretoken"' in html  # the sign-out form
     assert f'action="{reverse("logout")}"' in html
     assert 'href="/admin/">Administration</a>' not in html

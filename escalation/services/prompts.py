@@ -17,7 +17,7 @@ from django.utils import timezone
 from audit.services import AuditAction, audit_record
 from cases.access import can_change_family
 from cases.models import Agency, Family, Role, User
-from cases.service_utils import family_touch
+from cases.service_utils import ConflictError, family_touch
 from escalation.models import (
     ACTIVE_PROMPT_STATUSES,
     LEVEL_ORDER,
@@ -242,9 +242,13 @@ def _transition(
         status=to, updated_at=now, **fields
     )
     if not updated:
-        current = EscalationPrompt.objects.filter(pk=prompt.pk).values_list("status", flat=True).first()
-        raise ValidationError(
-            {"status": f"This prompt is {current}; it can only be {kind} while {' or '.join(allowed)}."}
+        # Someone else decided first (or it was already decided): say so, and keep what was tried.
+        current = EscalationPrompt.objects.filter(pk=prompt.pk).values("status", "action_taken", "rationale").first()
+        raise ConflictError(
+            f"This prompt is already {current['status']}; it can only be {kind} while {' or '.join(allowed)}. "
+            "Nothing you entered was saved.",
+            current=current,
+            attempted={"status": to, **fields},
         )
     previous = prompt.status
     PromptEvent.objects.create(
@@ -302,8 +306,11 @@ def prompt_escalate(*, actor: User, prompt: EscalationPrompt, reason: str) -> Es
         raise PermissionDenied("Only the owning team can decide on this prompt.")
     locked = EscalationPrompt.objects.select_for_update().select_related("flag").get(pk=prompt.pk)
     if locked.status not in ACTIVE_PROMPT_STATUSES:
-        raise ValidationError(
-            {"status": f"This prompt is {locked.status}; it can only be escalated while open or acknowledged."}
+        raise ConflictError(
+            f"This prompt is already {locked.status}; it can only be escalated while open or acknowledged. "
+            "Nothing you entered was saved.",
+            current={"status": locked.status, "action_taken": locked.action_taken, "rationale": locked.rationale},
+            attempted={"status": PromptStatus.ESCALATED, "reason": reason.strip()},
         )
     return _escalate(
         prompt=locked, actor=actor, reason=reason.strip(), as_of=timezone.now(), cfg=CheckSettings.load(), audit=True

@@ -70,15 +70,19 @@ def test_action_needs_action_and_rationale(api, manager, flagged):
     assert prompt.status == PromptStatus.OPEN
 
 
-def test_actioning_a_closed_prompt_is_400_and_changes_nothing(api, manager, flagged):
+def test_actioning_a_closed_prompt_is_409_and_changes_nothing(api, manager, flagged):
     prompt = EscalationPrompt.objects.get(flag=flagged)
     client = api.as_user(manager)
     url = f"/api/v1/escalations/{prompt.pk}/"
     client.post(url + "action/", {"action_taken": "Visit", "rationale": "First miss"})
     response = client.post(url + "action/", {"action_taken": "Again", "rationale": "Again"})
-    assert response.status_code == 400
-    assert "actioned" in response.json()["status"][0]
-    assert client.post(url + "acknowledge/").status_code == 400
+    assert response.status_code == 409
+    body = response.json()
+    assert "already actioned" in body["detail"]
+    # Both sides are kept: what is saved, and what this caller tried.
+    assert body["current"]["action_taken"] == "Visit"
+    assert body["attempted"] == {"status": "actioned", "action_taken": "Again", "rationale": "Again"}
+    assert client.post(url + "acknowledge/").status_code == 409
     prompt.refresh_from_db()
     assert prompt.action_taken == "Visit" and prompt.events.count() == 2
 

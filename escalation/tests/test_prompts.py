@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from audit.models import AuditEvent
 from cases.models import Family, Role
+from cases.service_utils import ConflictError
 from cases.services import lead_professional_set
 from cases.tests.factories import MemberFactory, TeamFactory, UserFactory
 from escalation.models import CheckSettings, EscalationPrompt, PromptEvent
@@ -165,10 +166,10 @@ def test_acknowledging_an_open_prompt(high_prompt, manager):
 def test_acknowledging_twice_is_refused(high_prompt, manager):
     prompt_acknowledge(actor=manager, prompt=high_prompt)
 
-    with pytest.raises(ValidationError) as err:
+    with pytest.raises(ConflictError) as err:
         prompt_acknowledge(actor=manager, prompt=high_prompt)
 
-    assert "status" in err.value.message_dict
+    assert err.value.current["status"] != "open"
     assert high_prompt.events.count() == 2
 
 
@@ -223,10 +224,10 @@ def test_actioning_an_actioned_prompt_is_refused_and_changes_nothing(high_prompt
     before = (high_prompt.status, high_prompt.action_taken, high_prompt.rationale, high_prompt.updated_at)
     audits = AuditEvent.objects.count()
 
-    with pytest.raises(ValidationError) as err:
+    with pytest.raises(ConflictError) as err:
         prompt_action(actor=teammate, prompt=high_prompt, action_taken="Something else", rationale="Other")
 
-    assert "status" in err.value.message_dict
+    assert err.value.current["status"] != "open"
     high_prompt.refresh_from_db()
     assert (high_prompt.status, high_prompt.action_taken, high_prompt.rationale, high_prompt.updated_at) == before
     assert [e[0] for e in events(high_prompt)] == ["raised", "actioned"]
@@ -284,10 +285,10 @@ def test_a_decided_prompt_cannot_be_escalated(high_prompt, manager, head_of_serv
         prompt_escalate(actor=manager, prompt=high_prompt, reason="Senior decision")
     count = EscalationPrompt.objects.count()
 
-    with pytest.raises(ValidationError) as err:
+    with pytest.raises(ConflictError) as err:
         prompt_escalate(actor=manager, prompt=high_prompt, reason="Again")
 
-    assert "status" in err.value.message_dict
+    assert err.value.current["status"] != "open"
     assert EscalationPrompt.objects.count() == count
 
 

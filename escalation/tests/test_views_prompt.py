@@ -409,26 +409,27 @@ def test_acknowledging_an_actioned_prompt_is_refused_with_a_message(client, acti
     response = client.post(_url(actioned, "acknowledge"), follow=True)
     assert response.redirect_chain == [(_url(actioned), 302)]
     html = _html(response)
-    assert "This prompt is actioned; it can only be acknowledged while open." in html
+    assert "This prompt is already actioned; it can only be acknowledged while open." in html
     assert "govuk-notification-banner--success" not in html
     _unchanged(actioned)
 
 
 def test_actioning_an_actioned_prompt_again_is_refused(client, actioned):
     response = client.post(_url(actioned, "action"), {"action_taken": "Again", "rationale": "Second thoughts"})
-    assert response.status_code == 200
+    assert response.status_code == 409
     html = _html(response)
     assert "govuk-error-summary" in html
-    assert "This prompt is actioned" in html
+    assert "This prompt is already actioned" in html
+    assert "Second thoughts" in html  # what was tried stays on the page
     _unchanged(actioned)
 
 
 def test_escalating_an_actioned_prompt_is_refused(client, actioned):
     response = client.post(_url(actioned, "escalate"), {"reason": "Too late"})
-    assert response.status_code == 200
+    assert response.status_code == 409
     html = _html(response)
     assert "govuk-error-summary" in html
-    assert "This prompt is actioned; it can only be escalated while open or acknowledged." in html
+    assert "This prompt is already actioned; it can only be escalated while open or acknowledged." in html
     _unchanged(actioned)
 
 
@@ -436,7 +437,7 @@ def test_acknowledging_twice_is_refused(client, manager, wnb_prompt):
     client.force_login(manager)
     client.post(_url(wnb_prompt, "acknowledge"))
     response = client.post(_url(wnb_prompt, "acknowledge"), follow=True)
-    assert "This prompt is acknowledged; it can only be acknowledged while open." in _html(response)
+    assert "This prompt is already acknowledged; it can only be acknowledged while open." in _html(response)
     assert wnb_prompt.events.filter(kind="acknowledged").count() == 1
 
 

@@ -40,24 +40,39 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "django_htmx",
+    "simple_history",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "csp",
     "cases",
     "referrals",
     "visits",
     "escalation",
     "audit",
+    "accounts",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "safeguarding.middleware.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "accounts.middleware.SessionLifetimeMiddleware",
+    "accounts.middleware.TwoFactorMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",
     "audit.context.AuditRouteMiddleware",
+    "audit.middleware.RefusedAccessMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lock-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "safeguarding.urls"
@@ -88,12 +103,21 @@ DATABASES = {
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# axes.W006 warns that a lock-out not keyed on the IP address can be dodged by rotating user
+# agents or cookies. Ours is keyed on the username, which neither dodges; keying on the address
+# too would let one person's typos lock a whole council office behind one NAT address.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded demo database cannot express "one open flag per family + rule (+ no member)";
     # the checks service keeps that invariant itself, and PostgreSQL enforces it in production.
-    SILENCED_SYSTEM_CHECKS = ["models.W047"]
+    SILENCED_SYSTEM_CHECKS += ["models.W047"]
 
 AUTH_USER_MODEL = "cases.User"
+AUTHENTICATION_BACKENDS = [
+    # First, so a locked-out username is refused before its password is even checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {
@@ -116,14 +140,56 @@ STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
+# --- Accounts and sessions (issue 6; OWASP ASVS level 2, V2 and V3) -----------------------
+# A session ends after 30 minutes idle and 12 hours in all, whatever the activity
+# (accounts.middleware.SessionLifetimeMiddleware); the cookie and the server-side record end
+# with the absolute limit.
+SESSION_IDLE_TIMEOUT = env_int("SESSION_IDLE_TIMEOUT", 30 * 60)
+SESSION_ABSOLUTE_TIMEOUT = env_int("SESSION_ABSOLUTE_TIMEOUT", 12 * 60 * 60)
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_TIMEOUT
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 12 * 60 * 60)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
-CSRF_COOKIE_HTTPONLY = False  # the API's browsable pages and HTMX read it from the form, not the cookie
+CSRF_COOKIE_HTTPONLY = True  # forms carry the token; app.js reads it from the page, never the cookie
+CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+# Lock-out (django-axes): 10 failures for one username lock it for 30 minutes, whether or not
+# the account exists, so the response never tells an attacker which usernames are real.
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 10)
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 30) / 60  # hours
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_VERBOSE = False
+AXES_SENSITIVE_PARAMETERS = ["password", "otp_token", "token"]
+
+# Second factor (django-otp, TOTP): required for these roles, available to everyone.
+TWO_FACTOR_REQUIRED_ROLES = env_list("TWO_FACTOR_REQUIRED_ROLES", ["manager", "admin"])
+OTP_TOTP_ISSUER = "Safeguarding case record"
+
+# Content Security Policy (django-csp): no inline script or style, nothing from elsewhere.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
+
+# Change history (django-simple-history): previous values are kept; nothing is reverted from the admin.
+SIMPLE_HISTORY_REVERT_DISABLED = True
 
 # --- Cache: Redis when REDIS_URL is set (shared by every web process), else in this process. ---
 CACHES = {
@@ -157,6 +223,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Per token (per user): a runaway partner sync slows itself, not everyone else.
+    "DEFAULT_THROTTLE_CLASSES": ["cases.api.throttling.PerUserRateThrottle", "cases.api.throttling.AnonRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env_str("API_RATE_LIMIT", "1200/minute"),
+        "anon": env_str("API_ANON_RATE_LIMIT", "60/minute"),
+    },
     "DEFAULT_PAGINATION_CLASS": "cases.api.pagination.StandardPagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -195,7 +267,12 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Sign-ins, sign-outs, lock-outs and refused requests (audit.security); usernames, never secrets.
+        "security": {"level": "INFO"},
+        "axes": {"level": "WARNING"},  # its successes are in the security log already
+    },
 }
 
 # The demo's own name: the crown and GDS Transport belong to GOV.UK only.

@@ -3,6 +3,7 @@ row commit or roll back together."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import models
@@ -57,4 +58,32 @@ def audit_record(
     )
 
 
-__all__ = ["AuditAction", "audit_record", "diff_fields"]
+def audit_reads(
+    *,
+    actor,
+    model: type[models.Model] | str,
+    rows: Iterable[tuple[Any, int | None]],
+    action: str = AuditAction.VIEW,
+    route: str | None = None,
+) -> int:
+    """One VIEW (or EXPORT) row per record read: `rows` is (object id, family id) pairs.
+
+    One INSERT whatever the number of rows. Called only after the records were fetched through
+    a selector, so a refused (404) request writes no read row (the security log has it instead).
+    """
+    label = model if isinstance(model, str) else model._meta.label_lower
+    actor = actor if getattr(actor, "pk", None) else None
+    route = (route if route is not None else current_route())[:200]
+    events = [
+        AuditEvent(actor=actor, action=action, model=label, object_id=str(pk), family_id=family_id, route=route)
+        for pk, family_id in rows
+    ]
+    AuditEvent.objects.bulk_create(events)
+    return len(events)
+
+
+def audit_read(*, actor, instance: models.Model, family_id: int | None, route: str | None = None) -> None:
+    audit_reads(actor=actor, model=type(instance), rows=[(instance.pk, family_id)], route=route)
+
+
+__all__ = ["AuditAction", "audit_read", "audit_reads", "audit_record", "diff_fields"]

@@ -12,8 +12,10 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.authtoken.models import Token
 
+from accounts.services import totp_secret
 from escalation.models import CheckRun
 from escalation.services.checks import run_checks_in_process
 
@@ -31,6 +33,7 @@ class DemoLogin:
     role: str
     password: str
     token: str | None = None
+    totp_secret: str | None = None
 
 
 def _stored_passwords() -> dict[str, str]:
@@ -113,9 +116,13 @@ def demo_setup(*, families: int = DEMO_FAMILIES, seed: int = DEMO_SEED, stdout=N
 
     LOGINS_FILE.write_text(json.dumps({"practitioner": p_pw, "manager": m_pw, "partner": h_pw}))
     LOGINS_FILE.chmod(0o600)
+    # Managers must give a second factor: the demo's has an authenticator set up already.
+    device = TOTPDevice.objects.filter(user=manager, confirmed=True).first() or TOTPDevice.objects.create(
+        user=manager, name="Demo authenticator", confirmed=True
+    )
     return [
         DemoLogin("practitioner", "practitioner", p_pw),
-        DemoLogin("manager", "manager", m_pw),
+        DemoLogin("manager", "manager", m_pw, totp_secret=totp_secret(device)),
         DemoLogin("partner", "partner", h_pw, token.key),
     ]
 

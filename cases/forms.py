@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from .govuk_forms import DateField
+from .govuk_forms import DateField, version_field
 from .models import Agency, FamilyLevel, GapReason, MemberRole, RelationshipKind, Role, User
 
 YES_NO = [("yes", "Yes"), ("no", "No")]
@@ -50,6 +50,7 @@ class FamilyForm(forms.Form):
 
 
 class MemberForm(forms.Form):
+    version = version_field()
     given_name = forms.CharField(
         label="First name", max_length=100, error_messages={"required": "Enter the first name"}
     )
@@ -137,6 +138,7 @@ class RelationshipForm(forms.Form):
 
 
 class SignificantAdultsForm(forms.Form):
+    version = version_field()
     significant_adults_confirmed = yes_no(
         "Has the family been asked about other significant adults?",
         help_text="Anyone with regular contact with the children, including partners who live elsewhere.",

@@ -104,3 +104,16 @@ def valid_filters(form: forms.Form) -> dict:
         return {}
     form.is_valid()
     return form.cleaned_data
+
+
+def version_field() -> forms.IntegerField:
+    """The version of the record the form was opened on (see cases.service_utils.lock_version)."""
+    return forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+
+def show_conflict(form: forms.Form, exc) -> None:
+    """After a ConflictError: keep what the person typed in the form, and move its version on to
+    the one saved now, so saving again is a deliberate choice made with both in view."""
+    data = form.data.copy()
+    data["version"] = exc.current.get("version", data.get("version"))
+    form.data = data

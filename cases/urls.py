@@ -13,6 +13,7 @@ urlpatterns = [
     path("search/", search.search, name="search"),
     path("families/add/", family.family_create, name="family-create"),
     path("families/<int:family_id>/", family.family_detail, name="family-detail"),
+    path("families/<int:family_id>/access-log/", family.access_log, name="family-access-log"),
     path("families/<int:family_id>/members/add/", family.member_form, name="member-create"),
     path("families/<int:family_id>/members/<int:member_id>/", family.member_form, name="member-edit"),
     path("families/<int:family_id>/gaps/add/", family.gap_form, name="gap-create"),

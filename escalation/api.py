@@ -8,7 +8,7 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from cases.api.base import UpdatedSinceFilterSet
+from cases.api.base import AuditReadsMixin, UpdatedSinceFilterSet
 
 from . import selectors
 from .models import EscalationPrompt, Flag, PromptEvent
@@ -45,7 +45,7 @@ class FlagFilter(UpdatedSinceFilterSet):
         fields = ["status", "severity"]
 
 
-class FlagViewSet(viewsets.ReadOnlyModelViewSet):
+class FlagViewSet(AuditReadsMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = FlagSerializer
     filterset_class = FlagFilter
 
@@ -113,7 +113,7 @@ class EscalationFilter(UpdatedSinceFilterSet):
         fields = ["status", "level"]
 
 
-class EscalationViewSet(viewsets.ReadOnlyModelViewSet):
+class EscalationViewSet(AuditReadsMixin, viewsets.ReadOnlyModelViewSet):
     """Escalation prompts. Decisions: `acknowledge`, `action` (with `action_taken` and `rationale`),
     `escalate` (with a `reason`: opens the next level's prompt). An invalid transition is 400 and
     changes nothing. Partners may read prompts on shared families but never act on them."""

@@ -18,7 +18,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from audit.services import AuditAction, audit_record
+from audit.services import AuditAction, audit_read, audit_reads, audit_record
 from cases.govuk_forms import add_service_errors, valid_filters
 from cases.models import Role
 from cases.selectors import team_around_family
@@ -64,6 +64,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     paginator = Paginator(prompts, PAGE_SIZE)
     paginator.__dict__["count"] = counts["total"]  # the grouped counts already know it: no COUNT(*) query
     page = paginator.get_page(request.GET.get("page"))
+    page.object_list = list(page.object_list)
+    audit_reads(actor=request.user, model=EscalationPrompt, rows=[(p.pk, p.family_id) for p in page.object_list])
     query = request.GET.copy()
     query.pop("page", None)
     manager = _is_manager(request.user)
@@ -111,6 +113,13 @@ def dashboard_export(request: HttpRequest) -> HttpResponse:
         family_id=None,
         changes={"export": "escalation prompts", "filters": {k: v for k, v in vars(filters).items() if v}},
     )
+    # And one EXPORT row per prompt in the file, so each family's access log shows the export.
+    audit_reads(
+        actor=request.user,
+        model=EscalationPrompt,
+        rows=prompts.values_list("pk", "family_id").order_by(),
+        action=AuditAction.EXPORT,
+    )
     writer = csv.writer(_Echo())
     header = [
         "prompt",
@@ -155,6 +164,7 @@ def dashboard_export(request: HttpRequest) -> HttpResponse:
 @login_required
 def prompt_detail(request: HttpRequest, prompt_id: int) -> HttpResponse:
     prompt = selectors.prompt_get_for_user(user=request.user, prompt_id=prompt_id)
+    audit_read(actor=request.user, instance=prompt, family_id=prompt.family_id)
     return _render_prompt(request, prompt)
 
 

@@ -159,8 +159,9 @@ FAMILY_PAGES = {
     # token; family; members prefetch; lead history joined to user and agency
     "lead-professional/": 4,
     # token; family; members prefetch; referrals; visits+agency; appointments+agency+member;
-    # lead history+user+agency; shares+agency; case notes+agency (one query per source)
-    "chronology/": 9,
+    # lead history+user+agency; shares+agency; case notes+agency; flags; prompt events
+    # (one query per source); the audit log's VIEW row
+    "chronology/": 12,
 }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django import forms
 
-from cases.govuk_forms import DateField, TimeField, combine
+from cases.govuk_forms import DateField, TimeField, combine, version_field
 from cases.models import Agency
 
 from .models import AppointmentKind, AppointmentStatus, VisitStatus
@@ -25,6 +25,7 @@ VISIT_STATUS_CHOICES = [
 
 
 class VisitForm(forms.Form):
+    version = version_field()
     planned = forms.TypedChoiceField(
         label="Was this visit planned?",
         choices=[("yes", "Yes, planned"), ("no", "No, unplanned (opportunistic)")],
@@ -123,6 +124,7 @@ def appointment_status_choices(*, for_child: bool) -> list[tuple[str, str]]:
 
 
 class AppointmentForm(forms.Form):
+    version = version_field()
     member = forms.TypedChoiceField(label="Who is the appointment for?", coerce=int)
     agency = forms.ModelChoiceField(
         label="Agency", queryset=Agency.objects.order_by("name"), empty_label="Choose an agency"

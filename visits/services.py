@@ -121,13 +121,14 @@ def visit_update(
     children_seen_alone: list[Member] | None = None,
 ) -> Visit:
     require_edit(actor, visit.family, visit.agency_id)
-    unknown = set(data) - set(VISIT_FIELDS)
+    unknown = set(data) - set(VISIT_FIELDS) - {"version"}  # version: the lost-update check in model_update
     if unknown:
         raise ValueError(f"Fields not updatable: {sorted(unknown)}")
     # Validate the visit as it would be after the change, before writing anything.
     candidate = Visit.objects.get(pk=visit.pk)
     for field, value in data.items():
-        setattr(candidate, field, value)
+        if field != "version":
+            setattr(candidate, field, value)
     _validate_visit(candidate)
     seen = list(visit.children_seen.all()) if children_seen is None else list(children_seen)
     alone = list(visit.children_seen_alone.all()) if children_seen_alone is None else list(children_seen_alone)

@@ -10,9 +10,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
+from audit.services import audit_read
 from cases import selectors as case_selectors
 from cases.access import can_record_events
-from cases.govuk_forms import add_service_errors
+from cases.govuk_forms import add_service_errors, show_conflict
+from cases.service_utils import ConflictError
 
 from . import selectors, services
 from .forms import AppointmentForm, VisitForm
@@ -56,12 +58,16 @@ def visit_form(request: HttpRequest, family_id: int, visit_id: int | None = None
                 )
             },
             "planned": "yes" if visit.planned else "no",
+            "version": visit.version,
             "date": local.date(),
             "time": local.time(),
             "children_seen": [c.pk for c in visit.children_seen.all()],
             "children_seen_alone": [c.pk for c in visit.children_seen_alone.all()],
         }
     form = VisitForm(request.POST or None, children=children, initial=initial)
+    conflict = None
+    if visit is not None and request.method == "GET":
+        audit_read(actor=request.user, instance=visit, family_id=family.pk)
     if request.method == "POST" and form.is_valid():
         by_id = {c.pk: c for c in children}
         seen = [by_id[i] for i in form.cleaned_data["children_seen"]]
@@ -79,10 +85,13 @@ def visit_form(request: HttpRequest, family_id: int, visit_id: int | None = None
                 services.visit_update(
                     actor=request.user,
                     visit=visit,
-                    data=form.service_data(),
+                    data={**form.service_data(), "version": form.cleaned_data["version"]},
                     children_seen=seen,
                     children_seen_alone=alone,
                 )
+        except ConflictError as exc:
+            show_conflict(form, exc)
+            conflict = exc
         except ValidationError as exc:
             add_service_errors(form, exc, aliases={"scheduled_for": "date"})
         else:
@@ -91,7 +100,8 @@ def visit_form(request: HttpRequest, family_id: int, visit_id: int | None = None
     return render(
         request,
         "visits/visit_form.html",
-        {"form": form, "family": family, "visit": visit, "back": _chronology(family)},
+        {"form": form, "family": family, "visit": visit, "back": _chronology(family), "conflict": conflict},
+        status=409 if conflict else 200,
     )
 
 
@@ -120,8 +130,12 @@ def appointment_form(request: HttpRequest, family_id: int, appointment_id: int |
             critical=appointment.critical,
             status=appointment.status,
             notes=appointment.notes,
+            version=appointment.version,
         )
     form = AppointmentForm(request.POST or None, members=members, member=member, initial=initial)
+    conflict = None
+    if appointment is not None and request.method == "GET":
+        audit_read(actor=request.user, instance=appointment, family_id=family.pk)
     if appointment is not None:
         form.fields["member"].disabled = True
         form.fields["agency"].disabled = True
@@ -135,7 +149,14 @@ def appointment_form(request: HttpRequest, family_id: int, appointment_id: int |
                     **form.service_data(),
                 )
             else:
-                services.appointment_update(actor=request.user, appointment=appointment, data=form.service_data())
+                services.appointment_update(
+                    actor=request.user,
+                    appointment=appointment,
+                    data={**form.service_data(), "version": form.cleaned_data["version"]},
+                )
+        except ConflictError as exc:
+            show_conflict(form, exc)
+            conflict = exc
         except ValidationError as exc:
             add_service_errors(form, exc, aliases={"scheduled_for": "date"})
         else:
@@ -150,5 +171,7 @@ def appointment_form(request: HttpRequest, family_id: int, appointment_id: int |
             "title": "Change an appointment" if appointment else "Record an appointment",
             "submit": "Save appointment",
             "back": _chronology(family),
+            "conflict": conflict,
         },
+        status=409 if conflict else 200,
     )

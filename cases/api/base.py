@@ -11,6 +11,8 @@ from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from audit.services import audit_reads
+
 
 class UpdatedSinceFilterSet(django_filters.FilterSet):
     """`?updated_since=` (ISO 8601) on every list, for incremental sync (DESIGN 5).
@@ -42,7 +44,37 @@ def with_etag(response: Response, instance: Model) -> Response:
     return response
 
 
+class AuditReadsMixin:
+    """Every record a GET returns is written to the audit log as a VIEW, one INSERT per request:
+    the page of a list, or the one record of a detail. `audit_family_attr` names the attribute
+    holding each record's family id. Only records already fetched through a selector are
+    logged, so a 404 logs no read."""
+
+    audit_family_attr = "family_id"
+
+    def _audit(self, objects) -> None:
+        if self.request.method not in ("GET", "HEAD") or not objects:
+            return
+        audit_reads(
+            actor=self.request.user,
+            model=type(objects[0]),
+            rows=[(obj.pk, getattr(obj, self.audit_family_attr)) for obj in objects],
+        )
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        if page is not None:
+            self._audit(list(page))
+        return page
+
+    def get_object(self):
+        obj = super().get_object()
+        self._audit([obj])
+        return obj
+
+
 class ServiceViewSet(
+    AuditReadsMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet,

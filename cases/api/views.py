@@ -10,10 +10,11 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from audit.services import audit_reads
 from cases import selectors, services
 from cases.models import Agency, Family, FamilyShare, InformationGap, Member, Relationship
 
-from .base import ServiceViewSet, UpdatedSinceFilterSet
+from .base import AuditReadsMixin, ServiceViewSet, UpdatedSinceFilterSet
 from .serializers import (
     AgencySerializer,
     ChronologyEntrySerializer,
@@ -62,6 +63,7 @@ class FamilyFilter(UpdatedSinceFilterSet):
 class FamilyViewSet(ServiceViewSet):
     serializer_class = FamilySerializer
     filterset_class = FamilyFilter
+    audit_family_attr = "pk"
 
     def selector(self):
         return selectors.family_list(user=self.request.user).order_by("id")
@@ -214,7 +216,7 @@ class ShareViewSet(FamilyScopedMixin, mixins.DestroyModelMixin, ServiceViewSet):
         services.share_end(actor=self.request.user, share=instance)
 
 
-class LeadProfessionalView(FamilyScopedMixin, generics.ListAPIView):
+class LeadProfessionalView(AuditReadsMixin, FamilyScopedMixin, generics.ListAPIView):
     """`GET`: who has held the lead professional role, newest first. `PUT {"user": id}` sets it
     (`null` clears it); the previous holder's assignment is ended, never deleted."""
 
@@ -270,6 +272,12 @@ class ChronologyView(FamilyScopedMixin, generics.ListAPIView):
             agency_id=data.get("agency"),
             updated_since=data.get("updated_since"),
         )
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        # The chronology is read from many records at once: one VIEW row for the family's chronology.
+        audit_reads(actor=self.request.user, model="cases.chronology", rows=[(self.family.pk, self.family.pk)])
+        return page
 
 
 __all__ = [

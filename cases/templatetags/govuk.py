@@ -30,6 +30,8 @@ def _kind(field: forms.BoundField) -> str:
 
 @register.simple_tag
 def govuk_field(field: forms.BoundField, label_size: str = "s", width: str = "", label_is_heading: bool = False):
+    if field.is_hidden:
+        return str(field)  # e.g. the record's version, for the lost-update check
     kind = _kind(field)
     widget = field.field.widget
     css = {

@@ -16,6 +16,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from audit.selectors import can_see_access_log, family_access_by_person, family_access_log
+from audit.services import audit_read, audit_reads
 from cases import selectors, services
 from cases.access import can_change_family, can_record_events
 from cases.forms import (
@@ -28,8 +30,9 @@ from cases.forms import (
     SignificantAdultsForm,
     lead_candidates,
 )
-from cases.govuk_forms import add_service_errors
+from cases.govuk_forms import add_service_errors, show_conflict
 from cases.models import Agency, Family, FamilyShare, InformationGap, Member, Relationship
+from cases.service_utils import ConflictError
 
 CHRONOLOGY_PAGE_SIZE = 20
 KIND_LABELS = {
@@ -83,7 +86,10 @@ def family_detail(request: HttpRequest, family_id: int) -> HttpResponse:
     )
     chronology = _chronology_context(request, family)
     if request.htmx and request.htmx.target == "chronology-list":
+        audit_reads(actor=request.user, model="cases.chronology", rows=[(family.pk, family.pk)])
         return render(request, "cases/_chronology.html", {"family": family, **chronology})
+    # The page shows the whole record (household, flags, chronology): one VIEW row for the family.
+    audit_read(actor=request.user, instance=family, family_id=family.pk)
     team = selectors.team_around_family(user=request.user, family=family)
     context = {
         "family": family,
@@ -99,6 +105,9 @@ def family_detail(request: HttpRequest, family_id: int) -> HttpResponse:
             .order_by("rank", "rule")
         ),
         "can_change": can_change_family(request.user, family),
+        "access_log": (
+            family_access_by_person(family_id=family.pk, limit=5) if can_see_access_log(request.user, family) else None
+        ),
         "can_record": can_record_events(request.user, family),
         **chronology,
     }
@@ -132,23 +141,38 @@ def member_form(request: HttpRequest, family_id: int, member_id: int | None = No
         if key in request.GET:
             initial[key] = request.GET[key]
     form = MemberForm(request.POST or None, initial=initial)
+    conflict = None
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
         try:
             if member:
                 services.member_update(actor=request.user, member=member, data=data)
             else:
+                data.pop("version", None)
                 member = services.member_create(actor=request.user, family=family, **data)
+        except ConflictError as exc:
+            show_conflict(form, exc)
+            conflict = exc
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:
             messages.success(request, f"{member.full_name} saved.")
             return redirect(reverse("family-detail", args=[family.pk]) + "#household")
+    elif member is not None and request.method == "GET":
+        audit_read(actor=request.user, instance=member, family_id=family.pk)
     title = f"Change {member.full_name}’s details" if member else "Add someone to the family"
     return render(
         request,
         "cases/form_page.html",
-        {"form": form, "family": family, "title": title, "submit": "Save", "back": _back(family, "household")},
+        {
+            "form": form,
+            "family": family,
+            "title": title,
+            "submit": "Save",
+            "back": _back(family, "household"),
+            "conflict": conflict,
+        },
+        status=409 if conflict else 200,
     )
 
 
@@ -232,12 +256,19 @@ def significant_adults_form(request: HttpRequest, family_id: int) -> HttpRespons
     initial = {
         "significant_adults_confirmed": "yes" if family.significant_adults_confirmed else None,
         "significant_adults_note": family.significant_adults_note,
+        "version": family.version,
     }
     form = SignificantAdultsForm(request.POST or None, initial=initial)
+    conflict = None
     if request.method == "POST" and form.is_valid():
-        services.family_update(actor=request.user, family=family, data=form.cleaned_data)
-        messages.success(request, "Answer about other significant adults saved.")
-        return redirect(reverse("family-detail", args=[family.pk]) + "#household")
+        try:
+            services.family_update(actor=request.user, family=family, data=form.cleaned_data)
+        except ConflictError as exc:
+            show_conflict(form, exc)
+            conflict = exc
+        else:
+            messages.success(request, "Answer about other significant adults saved.")
+            return redirect(reverse("family-detail", args=[family.pk]) + "#household")
     return render(
         request,
         "cases/form_page.html",
@@ -249,7 +280,9 @@ def significant_adults_form(request: HttpRequest, family_id: int) -> HttpRespons
             "and partners who live elsewhere. Then record them in the family.",
             "submit": "Save",
             "back": _back(family, "household"),
+            "conflict": conflict,
         },
+        status=409 if conflict else 200,
     )
 
 
@@ -310,6 +343,28 @@ def share_end(request: HttpRequest, family_id: int, share_id: int) -> HttpRespon
     services.share_end(actor=request.user, share=share)
     messages.success(request, f"Sharing with {share.agency.name} has ended.")
     return redirect(reverse("family-detail", args=[family.pk]) + "#team")
+
+
+ACCESS_LOG_PAGE_SIZE = 50
+
+
+@login_required
+def access_log(request: HttpRequest, family_id: int) -> HttpResponse:
+    """Who has looked at this child's record, and what they did: for managers and admins."""
+    family = _family(request, family_id)
+    if not can_see_access_log(request.user, family):
+        raise PermissionDenied("The access log is for managers.")
+    page = Paginator(family_access_log(family_id=family.pk), ACCESS_LOG_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "cases/access_log.html",
+        {
+            "family": family,
+            "people": family_access_by_person(family_id=family.pk),
+            "page": page,
+            "query": "",
+        },
+    )
 
 
 def _back(family: Family, anchor: str = "") -> str:

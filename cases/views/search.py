@@ -7,6 +7,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from audit.services import audit_reads
+from cases.models import Member
 from cases.selectors import search_people
 
 MAX_QUERY = 100
@@ -14,7 +16,11 @@ MAX_QUERY = 100
 
 @login_required
 def search(request: HttpRequest) -> HttpResponse:
-    q = (request.GET.get("q") or "").strip()[:MAX_QUERY]
+    """The name travels in a POST body, never the URL (OWASP ASVS 8.3.1): URLs end up in browser
+    history, proxy and server logs, and Referer headers."""
+    q = (request.POST.get("q") or "").strip()[:MAX_QUERY] if request.method == "POST" else ""
     results = search_people(user=request.user, query=q) if len(q) >= 2 else None
+    if results:
+        audit_reads(actor=request.user, model=Member, rows=[(m.pk, m.family_id) for m in results])
     template = "cases/_search_results.html" if request.htmx else "cases/search.html"
     return render(request, template, {"q": q, "results": results})

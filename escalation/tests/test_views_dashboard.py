@@ -739,8 +739,11 @@ def test_practitioner_exports_only_their_own_prompts(client, practitioner, varie
 def test_export_is_audited(client, manager, varied):
     client.force_login(manager)
     _csv(client.get(EXPORT, {"severity": "high", "status": "active"}))
-    event = AuditEvent.objects.get(action="export")
+    event = AuditEvent.objects.get(action="export", model="cases.user")
     assert event.actor == manager
     assert event.changes["export"] == "escalation prompts"
     assert event.changes["filters"]["severity"] == "high"
     assert event.route == f"GET {EXPORT}"
+    # One EXPORT row per prompt in the file too, so each family's access log shows it.
+    exported = AuditEvent.objects.filter(action="export", model="escalation.escalationprompt")
+    assert exported.count() > 0 and all(e.family_id for e in exported)

@@ -19,6 +19,12 @@ class Command(BaseCommand):
         self.stdout.write("Demo logins (sign in at http://127.0.0.1:8000/):")
         for login in logins:
             self.stdout.write(f"  {login.role:<13} username: {login.username:<13} password: {login.password}")
+        for login in logins:
+            if login.totp_secret:
+                self.stdout.write(
+                    f"  {login.role} second factor: add key {login.totp_secret} to an authenticator app, "
+                    f"or run `.venv/bin/python manage.py totp_code {login.username}` for the current code"
+                )
         partner = next(login for login in logins if login.token)
         self.stdout.write(f"  partner API token: {partner.token}")
         self.stdout.write(

@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 
-.PHONY: run test lint format migrate install check bench clean-venv
+.PHONY: run test lint format migrate install check check-deploy bench clean-venv
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 (or run make PYTHON=python3)"; exit 1; }
@@ -36,6 +36,13 @@ format: install
 
 migrate: install
 	$(PY) manage.py migrate
+
+## The production settings pass Django's deployment checklist, warnings included (a throwaway key)
+check-deploy: install
+	DJANGO_SETTINGS_MODULE=safeguarding.settings.production DEBUG=false \
+	SECRET_KEY="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(64))')" \
+	DATABASE_URL="$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/safeguarding}" ALLOWED_HOSTS=safeguarding.example.org \
+	$(PY) manage.py check --deploy --fail-level WARNING
 
 ## Django's checks and that no model change lacks a migration
 check: install

@@ -52,6 +52,10 @@ def requires_two_factor(user) -> bool:
     return role in settings.TWO_FACTOR_REQUIRED_ROLES or has_two_factor(user)
 
 
+def confirmed_device(user) -> TOTPDevice | None:
+    return TOTPDevice.objects.filter(user=user, confirmed=True).first()
+
+
 def has_two_factor(user) -> bool:
     return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
 
@@ -73,6 +77,14 @@ def totp_qr_data_uri(device: TOTPDevice) -> str:
     buffer = io.BytesIO()
     image.save(buffer)
     return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def totp_wait_seconds(device: TOTPDevice) -> int:
+    """After a wrong code, django-otp refuses codes for a moment (1 s, then 2, 4, ...): how long."""
+    allowed, data = device.verify_is_allowed()
+    if allowed or not data or "locked_until" not in (data or {}):
+        return 0 if allowed else 1
+    return max(1, int((data["locked_until"] - timezone.now()).total_seconds()) + 1)
 
 
 @transaction.atomic

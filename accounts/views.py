@@ -22,6 +22,14 @@ def _next_url(request: HttpRequest) -> str:
     return "/"
 
 
+def _throttled(form: CodeForm, device) -> bool:
+    """A wrong code makes the next one wait a moment (django-otp): say so, rather than 'wrong'."""
+    wait = services.totp_wait_seconds(device) if device is not None else 0
+    if wait:
+        form.add_error("otp_token", f"Wait {wait} second{'s' if wait != 1 else ''}, then enter the newest code")
+    return bool(wait)
+
+
 @login_required
 @sensitive_post_parameters("otp_token")
 def two_factor_setup(request: HttpRequest) -> HttpResponse:
@@ -32,7 +40,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
         return redirect("two-factor-verify")
     device = services.totp_pending_device(user=user)
     form = CodeForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and form.is_valid() and not _throttled(form, device):
         if services.totp_confirm(user=user, device=device, token=form.cleaned_data["otp_token"], request=request):
             otp_login(request, device)
             request.session[TWO_FACTOR_REQUIRED] = True
@@ -63,7 +71,7 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
     if not services.has_two_factor(user):
         return redirect("two-factor-setup")
     form = CodeForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and form.is_valid() and not _throttled(form, services.confirmed_device(user)):
         device = services.totp_verify(user=user, token=form.cleaned_data["otp_token"], request=request)
         if device is not None:
             otp_login(request, device)

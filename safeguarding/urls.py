@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.permissions import AllowAny
 
 from .health import healthz
@@ -14,7 +14,9 @@ urlpatterns = [
     # developer can read them before holding a token.
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),
     path(
-        "api/docs/", SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[AllowAny]), name="api-docs"
+        "api/docs/",
+        SpectacularSwaggerSplitView.as_view(url_name="schema", permission_classes=[AllowAny]),
+        name="api-docs",
     ),
     path("", include("escalation.urls")),
     path("", include("cases.urls")),

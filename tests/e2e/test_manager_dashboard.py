@@ -53,11 +53,24 @@ def prompts(family, child, manager, practitioner, teammate, team, health_agency,
     }
 
 
-def sign_in_as_manager(page: Page) -> None:
+def sign_in_as_manager(page: Page, username: str = "mandy") -> None:
+    """Password, then the code from the manager's authenticator app (required for managers)."""
+    from django_otp.oath import totp
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from cases.models import User
+
+    user = User.objects.get(username=username)
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
+        user=user, name="Phone", confirmed=True
+    )
     page.goto("/")
-    page.get_by_label("Username").fill("mandy")
+    page.get_by_label("Username").fill(username)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Enter the code from your authenticator app")
+    page.get_by_label("Code from your authenticator app").fill(f"{totp(device.bin_key):06d}")
+    page.get_by_role("button", name="Continue").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("My caseload")
 
 

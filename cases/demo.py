@@ -108,6 +108,7 @@ def demo_setup(*, families: int = DEMO_FAMILIES, seed: int = DEMO_SEED, stdout=N
                 agency=health,
                 purpose="Health visiting for the children under five",
                 legal_basis="Children Act 1989 s.17; UK GDPR art. 6(1)(e) and 9(2)(h)",
+                ends=timezone.localdate() + dt.timedelta(days=365),
             )
 
     if not CheckRun.objects.exists():

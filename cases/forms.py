@@ -199,7 +199,12 @@ class ShareForm(forms.Form):
         error_messages={"required": "Enter the legal basis for sharing"},
     )
     starts = DateField(label="Starts", required=False, help_text="Leave blank to start today.")
-    ends = DateField(label="Ends", required=False, help_text="The last day of access. Leave blank for no end date.")
+    ends = DateField(
+        label="Ends",
+        help_text="The last day of access, for example the date the sharing agreement is next reviewed. "
+        "Access stops after this day unless the share is renewed.",
+        error_messages={"required": "Enter the date sharing ends"},
+    )
 
 
 class CaseloadFilterForm(forms.Form):

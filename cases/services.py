@@ -426,6 +426,9 @@ def share_create(
     _require_change(actor, family)
     if actor.agency_id == agency.pk and family.team.agency_id == agency.pk:
         raise ValidationError({"agency": "The family's own agency already has access."})
+    if ends is None:
+        # Sharing is explicit and ends (issue 6): every share has a last day, renewed deliberately.
+        raise ValidationError({"ends": "Give the last day of access: sharing ends unless it is renewed."})
     share = FamilyShare(
         family=family,
         agency=agency,

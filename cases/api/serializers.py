@@ -151,6 +151,9 @@ class ShareSerializer(serializers.ModelSerializer):
         model = FamilyShare
         fields = ["id", "agency", "purpose", "legal_basis", "starts", "ends", "ended_at", "current", "updated_at"]
         read_only_fields = ["ended_at", "updated_at"]
+        extra_kwargs = {
+            "ends": {"required": True, "allow_null": False, "help_text": "The last day of access (required)."}
+        }
         extra_kwargs = {"starts": {"required": False}}
 
     def get_current(self, obj: FamilyShare) -> bool:

@@ -88,6 +88,7 @@ def test_share_is_current_only_between_its_dates_and_until_ended(practitioner, f
         purpose="p",
         legal_basis="b",
         starts=today + dt.timedelta(days=1),
+        ends=today + dt.timedelta(days=30),
     )
     assert family not in visible_families(partner)
     past = ShareFactory(
@@ -106,8 +107,23 @@ def test_share_is_current_only_between_its_dates_and_until_ended(practitioner, f
 
 def test_share_needs_purpose_and_legal_basis(practitioner, family, health_agency):
     with pytest.raises(ValidationError) as err:
-        share_create(actor=practitioner, family=family, agency=health_agency, purpose="", legal_basis="")
+        share_create(
+            actor=practitioner,
+            family=family,
+            agency=health_agency,
+            purpose="",
+            legal_basis="",
+            ends=timezone.localdate(),
+        )
     assert {"purpose", "legal_basis"} <= set(err.value.message_dict)
+
+
+def test_share_needs_an_end_date(practitioner, family, health_agency):
+    """Sharing is explicit and ends: a share with no last day is refused."""
+    with pytest.raises(ValidationError) as err:
+        share_create(actor=practitioner, family=family, agency=health_agency, purpose="p", legal_basis="b")
+    assert "ends" in err.value.message_dict
+    assert not family.shares.exists()
 
 
 def test_absent_father_recorded_with_contact(practitioner, family):

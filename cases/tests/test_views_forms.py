@@ -95,7 +95,12 @@ def forms(family, child, mother, gap, share, teammate):
         "lead-professional": (reverse("lead-professional", args=[family.pk]), {"user": teammate.pk}),
         "share-create": (
             reverse("share-create", args=[family.pk]),
-            {"agency": police.pk, "purpose": "Joint visit", "legal_basis": "Children Act 1989 s.47"},
+            {
+                "agency": police.pk,
+                "purpose": "Joint visit",
+                "legal_basis": "Children Act 1989 s.47",
+                **date_data("ends", timezone.localdate() + dt.timedelta(days=90)),
+            },
         ),
     }
 

@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
+from audit.admin_mixins import AuditedReadOnlyAdmin
+
 from .models import (
     Agency,
     CaseNote,
@@ -55,7 +57,18 @@ class UserAdmin(DjangoUserAdmin):
     )
 
 
-class MemberInline(admin.TabularInline):
+class ReadOnlyInline(admin.TabularInline):
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class MemberInline(ReadOnlyInline):
     model = Member
     extra = 0
     fields = (
@@ -68,7 +81,7 @@ class MemberInline(admin.TabularInline):
     )
 
 
-class ShareInline(admin.TabularInline):
+class ShareInline(ReadOnlyInline):
     model = FamilyShare
     fk_name = "family"
     extra = 0
@@ -77,7 +90,8 @@ class ShareInline(admin.TabularInline):
 
 
 @admin.register(Family)
-class FamilyAdmin(admin.ModelAdmin):
+class FamilyAdmin(AuditedReadOnlyAdmin):
+    family_attr = "pk"
     list_display = (
         "reference",
         "name",
@@ -95,7 +109,7 @@ class FamilyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Member)
-class MemberAdmin(admin.ModelAdmin):
+class MemberAdmin(AuditedReadOnlyAdmin):
     list_display = ("given_name", "family_name", "role", "family", "lives_in_household")
     list_filter = ("role", "lives_in_household")
     list_select_related = ("family",)
@@ -104,14 +118,14 @@ class MemberAdmin(admin.ModelAdmin):
 
 
 @admin.register(Relationship)
-class RelationshipAdmin(admin.ModelAdmin):
+class RelationshipAdmin(AuditedReadOnlyAdmin):
     list_display = ("from_member", "kind", "to_member", "family")
     list_select_related = ("from_member", "to_member", "family")
     raw_id_fields = ("family", "from_member", "to_member")
 
 
 @admin.register(InformationGap)
-class InformationGapAdmin(admin.ModelAdmin):
+class InformationGapAdmin(AuditedReadOnlyAdmin):
     list_display = ("subject", "family", "reason", "revisit_on", "resolved_at")
     list_filter = ("reason",)
     list_select_related = ("family",)
@@ -119,7 +133,7 @@ class InformationGapAdmin(admin.ModelAdmin):
 
 
 @admin.register(FamilyShare)
-class FamilyShareAdmin(admin.ModelAdmin):
+class FamilyShareAdmin(AuditedReadOnlyAdmin):
     list_display = ("family", "agency", "starts", "ends", "ended_at")
     list_filter = ("agency",)
     list_select_related = ("family", "agency")
@@ -127,14 +141,14 @@ class FamilyShareAdmin(admin.ModelAdmin):
 
 
 @admin.register(LeadProfessionalAssignment)
-class LeadProfessionalAssignmentAdmin(admin.ModelAdmin):
+class LeadProfessionalAssignmentAdmin(AuditedReadOnlyAdmin):
     list_display = ("family", "user", "started_at", "ended_at")
     list_select_related = ("family", "user")
     raw_id_fields = ("family", "user", "assigned_by")
 
 
 @admin.register(CaseNote)
-class CaseNoteAdmin(admin.ModelAdmin):
+class CaseNoteAdmin(AuditedReadOnlyAdmin):
     list_display = ("family", "author", "at")
     list_select_related = ("family", "author")
     raw_id_fields = ("family", "author")

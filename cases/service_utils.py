@@ -96,6 +96,10 @@ def model_update(
         instance.updated_at = timezone.now()
     if versioned:
         instance.version += 1
+    if getattr(actor, "pk", None):
+        # The change history names the actor even outside a request (commands, tasks); in a request
+        # simple-history's middleware knows the user already (DRF sets it once the token is checked).
+        instance._history_user = actor
     instance.full_clean()
     instance.save()
     audit_record(

@@ -1,10 +1,14 @@
 from django.contrib import admin
 
+from audit.admin_mixins import AuditedReadOnlyNoHistoryAdmin
+
 from .models import Referral
 
 
 @admin.register(Referral)
-class ReferralAdmin(admin.ModelAdmin):
+class ReferralAdmin(AuditedReadOnlyNoHistoryAdmin):
+    # The confidential referrer is for the owning team only, not administrators (cases.access).
+    exclude = ("referrer_name", "referrer_contact", "supporting_professional")
     list_display = ("family", "received_at", "source", "decision")
     list_filter = ("source", "decision")
     list_select_related = ("family",)

@@ -1,10 +1,12 @@
 from django.contrib import admin
 
+from audit.admin_mixins import AuditedReadOnlyAdmin
+
 from .models import Appointment, Visit
 
 
 @admin.register(Visit)
-class VisitAdmin(admin.ModelAdmin):
+class VisitAdmin(AuditedReadOnlyAdmin):
     list_display = ("family", "scheduled_for", "planned", "status", "agency")
     list_filter = ("status", "planned", "agency")
     list_select_related = ("family", "agency")
@@ -18,7 +20,7 @@ class VisitAdmin(admin.ModelAdmin):
 
 
 @admin.register(Appointment)
-class AppointmentAdmin(admin.ModelAdmin):
+class AppointmentAdmin(AuditedReadOnlyAdmin):
     list_display = (
         "member",
         "family",

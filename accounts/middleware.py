@@ -47,12 +47,18 @@ class SessionLifetimeMiddleware:
                 )
                 session.flush()
                 request.user = AnonymousUser()
-                messages.info(
-                    request,
+                expired_message = (
                     "You were signed out after 30 minutes without activity. Sign in again to carry on."
                     if idle
-                    else "You were signed out because you signed in more than 12 hours ago. Sign in again.",
+                    else "You were signed out because you signed in more than 12 hours ago. Sign in again."
                 )
+                messages.info(request, expired_message)
+                if request.headers.get("HX-Request"):
+                    # A partial page update would swap the sign-in page into part of this one:
+                    # send the whole browser window to sign in instead.
+                    response = HttpResponse(status=204)
+                    response["HX-Redirect"] = f"{reverse('login')}?{urlencode({'next': request.path})}"
+                    return response
             elif now - seen_at >= SEEN_AT_RESOLUTION or AUTH_AT not in session:
                 session[SEEN_AT] = now
                 session.setdefault(AUTH_AT, auth_at)

@@ -90,6 +90,6 @@ def account(request: HttpRequest) -> HttpResponse:
         "accounts/account.html",
         {
             "has_two_factor": services.has_two_factor(user),
-            "required": user.role in ("manager", "admin") or user.is_platform_admin,
+            "required": services.requires_two_factor(user),
         },
     )

@@ -22,6 +22,13 @@ def client_ip(request: HttpRequest | None) -> str | None:
     return request.META.get("REMOTE_ADDR") if request is not None else None
 
 
+def _loggable(text: str) -> str:
+    """Control characters escaped, so a typed username or a path cannot forge a log line (ASVS 7.3.1)."""
+    if not text:
+        return "-"
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+
+
 def security_event(
     kind: str,
     *,
@@ -47,7 +54,9 @@ def security_event(
         ip_address=client_ip(request),
     )
     level = logging.INFO if kind in (SecurityEventKind.LOGIN, SecurityEventKind.LOGOUT) else logging.WARNING
-    logger.log(level, "%s user=%s route=%s status=%s", kind, username or "-", route or "-", status_code or "-")
+    logger.log(
+        level, "%s user=%s route=%s status=%s", kind, _loggable(username), _loggable(route), status_code or "-"
+    )
     return event
 
 

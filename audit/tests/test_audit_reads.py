@@ -470,12 +470,6 @@ def test_a_search_through_htmx_logs_the_people_found(client, record, practitione
 # --- reads that slip past the log ----------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: ServiceViewSet.update/_respond (cases/api/base.py) returns the whole record after a write; "
-    "when the service changed nothing (PATCH {} or the same values) no CHANGE row is written and no VIEW "
-    "row either, so the record can be read without an audit trail.",
-)
 @pytest.mark.parametrize(
     ("template", "model", "obj"),
     [
@@ -494,11 +488,6 @@ def test_a_write_that_changes_nothing_still_logs_the_record_it_returns(record, p
     ).exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: cases/views/family.py significant_adults_form shows the family's recorded answer "
-    "(significant_adults_note) on GET without audit_read, unlike the member/visit/appointment edit forms.",
-)
 def test_opening_the_significant_adults_form_writes_a_view_row(client, record, practitioner):
     from cases.models import Family
 

@@ -122,7 +122,15 @@ class ServiceViewSet(
         if_match = parse_if_match(request.headers.get("If-Match"))
         if if_match is not None:
             data["version"] = if_match
+        before = (getattr(instance, "version", None), getattr(instance, "updated_at", None))
         instance = self.perform_service_update(instance, data)
+        if (getattr(instance, "version", None), getattr(instance, "updated_at", None)) == before:
+            # Nothing changed, so no CHANGE row; the record is still sent back, so it is a read.
+            audit_reads(
+                actor=request.user,
+                model=type(instance),
+                rows=[(instance.pk, getattr(instance, self.audit_family_attr))],
+            )
         return self._respond(instance, status.HTTP_200_OK)
 
     def partial_update(self, request: Request, *args, **kwargs) -> Response:

@@ -232,10 +232,13 @@ class LeadProfessionalView(AuditReadsMixin, FamilyScopedMixin, generics.ListAPIV
     def put(self, request, family_pk):
         serializer = LeadProfessionalSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        unchanged = self.family.lead_professional_id == getattr(serializer.validated_data["user"], "pk", None)
         family = services.lead_professional_set(
             actor=request.user, family=self.family, user=serializer.validated_data["user"]
         )
         family = selectors.family_get_for_user(user=request.user, family_id=family.pk)
+        if unchanged:  # no CHANGE row, but the family is sent back: a read
+            audit_reads(actor=request.user, model=Family, rows=[(family.pk, family.pk)])
         return Response(FamilySerializer(family, context={"request": request}).data)
 
 

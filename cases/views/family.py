@@ -260,6 +260,8 @@ def significant_adults_form(request: HttpRequest, family_id: int) -> HttpRespons
     }
     form = SignificantAdultsForm(request.POST or None, initial=initial)
     conflict = None
+    if request.method == "GET":
+        audit_read(actor=request.user, instance=family, family_id=family.pk)
     if request.method == "POST" and form.is_valid():
         try:
             services.family_update(actor=request.user, family=family, data=form.cleaned_data)

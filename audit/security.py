@@ -54,9 +54,7 @@ def security_event(
         ip_address=client_ip(request),
     )
     level = logging.INFO if kind in (SecurityEventKind.LOGIN, SecurityEventKind.LOGOUT) else logging.WARNING
-    logger.log(
-        level, "%s user=%s route=%s status=%s", kind, _loggable(username), _loggable(route), status_code or "-"
-    )
+    logger.log(level, "%s user=%s route=%s status=%s", kind, _loggable(username), _loggable(route), status_code or "-")
     return event
 
 

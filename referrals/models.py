@@ -13,6 +13,7 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from cases.models import Family, User
+from cases.validators import validate_plausible_datetime
 
 
 class ReferralSource(models.TextChoices):
@@ -59,7 +60,7 @@ class ReferralDecision(models.TextChoices):
 
 class Referral(models.Model):
     family = models.ForeignKey(Family, on_delete=models.CASCADE, related_name="referrals")
-    received_at = models.DateTimeField(default=timezone.now)
+    received_at = models.DateTimeField(default=timezone.now, validators=[validate_plausible_datetime])
     source = models.CharField(max_length=20, choices=ReferralSource.choices)
     # --- confidential: owning team only -------------------------------------------------
     referrer_name = models.CharField(max_length=200, blank=True)
@@ -73,7 +74,7 @@ class Referral(models.Model):
     concerns = models.JSONField(default=list, help_text="Concern codes.")
     summary = models.TextField()
     decision = models.CharField(max_length=30, choices=ReferralDecision.choices, blank=True, default="")
-    decision_at = models.DateTimeField(null=True, blank=True)
+    decision_at = models.DateTimeField(null=True, blank=True, validators=[validate_plausible_datetime])
     recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now, db_index=True)

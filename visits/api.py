@@ -7,7 +7,7 @@ import django_filters
 from rest_framework import serializers
 
 from cases.access import restrict_to_visible, visible_families
-from cases.api.base import ServiceViewSet, UpdatedSinceFilterSet
+from cases.api.base import ServiceViewSet, UpdatedSinceFilterSet, UtcIsoDateTimeFilter
 from cases.models import Agency, Family, Member
 
 from . import selectors, services
@@ -65,8 +65,8 @@ class VisitSerializer(serializers.ModelSerializer):
 class VisitFilter(UpdatedSinceFilterSet):
     family = django_filters.NumberFilter(field_name="family_id")
     agency = django_filters.NumberFilter(field_name="agency_id")
-    scheduled_after = django_filters.IsoDateTimeFilter(field_name="scheduled_for", lookup_expr="gte")
-    scheduled_before = django_filters.IsoDateTimeFilter(field_name="scheduled_for", lookup_expr="lt")
+    scheduled_after = UtcIsoDateTimeFilter(field_name="scheduled_for", lookup_expr="gte")
+    scheduled_before = UtcIsoDateTimeFilter(field_name="scheduled_for", lookup_expr="lt")
 
     class Meta:
         model = Visit
@@ -132,8 +132,8 @@ class AppointmentFilter(UpdatedSinceFilterSet):
     family = django_filters.NumberFilter(field_name="family_id")
     member = django_filters.NumberFilter(field_name="member_id")
     agency = django_filters.NumberFilter(field_name="agency_id")
-    scheduled_after = django_filters.IsoDateTimeFilter(field_name="scheduled_for", lookup_expr="gte")
-    scheduled_before = django_filters.IsoDateTimeFilter(field_name="scheduled_for", lookup_expr="lt")
+    scheduled_after = UtcIsoDateTimeFilter(field_name="scheduled_for", lookup_expr="gte")
+    scheduled_before = UtcIsoDateTimeFilter(field_name="scheduled_for", lookup_expr="lt")
 
     class Meta:
         model = Appointment

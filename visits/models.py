@@ -12,6 +12,7 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from cases.models import Agency, Family, Member, User
+from cases.validators import validate_plausible_datetime
 
 
 class VisitStatus(models.TextChoices):
@@ -37,7 +38,7 @@ class Visit(models.Model):
     purpose = models.TextField(blank=True)
     expected_outcome = models.TextField(blank=True)
     purpose_shared_with_family = models.BooleanField(default=False)
-    scheduled_for = models.DateTimeField()
+    scheduled_for = models.DateTimeField(validators=[validate_plausible_datetime])
     status = models.CharField(max_length=24, choices=VisitStatus.choices, default=VisitStatus.SCHEDULED)
     outcome = models.TextField(blank=True)
     next_steps = models.TextField(blank=True)
@@ -104,7 +105,7 @@ class Appointment(models.Model):
     for_child = models.BooleanField(help_text="Copied from the member's role; kept in step by the services.")
     agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="appointments")
     kind = models.CharField(max_length=24, choices=AppointmentKind.choices)
-    scheduled_for = models.DateTimeField()
+    scheduled_for = models.DateTimeField(validators=[validate_plausible_datetime])
     # Child K (seed 004): "which appointments should not be missed?"
     critical = models.BooleanField(default=False, help_text="Must not be missed.")
     status = models.CharField(

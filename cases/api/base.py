@@ -3,15 +3,40 @@ writes go through a service (serializers only parse and present; they hold no ru
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import django_filters
+from django import forms
 from django.db.models import Model, QuerySet
+from django.utils import timezone
 from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from audit.services import audit_reads
+
+
+class UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 date-time, turned to UTC: PostgreSQL accepts offsets only up to ±15:59, and an
+    offset of 16 hours or more (valid ISO 8601) must be a 400, not a database error."""
+
+    default_error_messages = {"invalid": "Enter an ISO 8601 date-time, e.g. 2026-11-23T09:00:00Z."}
+
+    def to_python(self, value):
+        parsed = super().to_python(value)
+        if parsed is None:
+            return None
+        if timezone.is_naive(parsed):
+            parsed = timezone.make_aware(parsed)
+        try:
+            return parsed.astimezone(dt.UTC)
+        except (OverflowError, ValueError) as exc:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from exc
+
+
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
 
 
 class UpdatedSinceFilterSet(django_filters.FilterSet):
@@ -21,7 +46,7 @@ class UpdatedSinceFilterSet(django_filters.FilterSet):
     like one that does not exist: an empty list, never a different error.
     """
 
-    updated_since = django_filters.IsoDateTimeFilter(
+    updated_since = UtcIsoDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", label="Only records changed at or after this time (ISO 8601)."
     )
 

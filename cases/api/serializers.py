@@ -111,6 +111,15 @@ class MemberSerializer(serializers.ModelSerializer):
             self.fields["family"].queryset = visible_families(user)
 
 
+class FamilyMemberSerializer(MemberSerializer):
+    """A member under /families/{id}/members/: the family comes from the URL (its own schema
+    component, so the top-level /members/ documents `family` as required)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs["family_from_url"] = True
+        super().__init__(*args, **kwargs)
+
+
 class RelationshipSerializer(serializers.ModelSerializer):
     from_member = serializers.PrimaryKeyRelatedField(queryset=Member.objects.none())
     to_member = serializers.PrimaryKeyRelatedField(queryset=Member.objects.none())

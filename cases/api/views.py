@@ -14,10 +14,11 @@ from audit.services import audit_reads
 from cases import selectors, services
 from cases.models import Agency, Family, FamilyShare, InformationGap, Member, Relationship
 
-from .base import AuditReadsMixin, ServiceViewSet, UpdatedSinceFilterSet
+from .base import AuditReadsMixin, ServiceViewSet, UpdatedSinceFilterSet, UtcIsoDateTimeField
 from .serializers import (
     AgencySerializer,
     ChronologyEntrySerializer,
+    FamilyMemberSerializer,
     FamilySerializer,
     InformationGapSerializer,
     LeadAssignmentSerializer,
@@ -118,14 +119,12 @@ class MemberViewSet(ServiceViewSet):
 
 
 class FamilyMemberViewSet(FamilyScopedMixin, MemberViewSet):
+    serializer_class = FamilyMemberSerializer
+
     def selector(self):
         if getattr(self, "swagger_fake_view", False):
             return Member.objects.none()
         return selectors.member_list(user=self.request.user, family=self.family).order_by("id")
-
-    def get_serializer(self, *args, **kwargs):
-        kwargs["family_from_url"] = True
-        return super().get_serializer(*args, **kwargs)
 
     def perform_service_create(self, data):
         data.pop("family", None)
@@ -228,6 +227,10 @@ class LeadProfessionalView(AuditReadsMixin, FamilyScopedMixin, generics.ListAPIV
             return Family.objects.none()
         return selectors.lead_history(family=self.family)
 
+    def get_object(self):
+        # DRF's OPTIONS asks for the object of a view with PUT: here it is the family in the URL.
+        return self.family
+
     @extend_schema(request=LeadProfessionalSerializer, responses=FamilySerializer, summary="Set the lead professional")
     def put(self, request, family_pk):
         serializer = LeadProfessionalSerializer(data=request.data)
@@ -245,7 +248,7 @@ class LeadProfessionalView(AuditReadsMixin, FamilyScopedMixin, generics.ListAPIV
 class ChronologyParams(forms.Form):
     kind = forms.ChoiceField(choices=[(k, k) for k in selectors.CHRONOLOGY_KINDS], required=False)
     agency = forms.IntegerField(required=False)
-    updated_since = django_filters.fields.IsoDateTimeField(required=False)
+    updated_since = UtcIsoDateTimeField(required=False)
 
 
 @extend_schema(

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from cases.access import can_change_family
+from cases.access import can_change_family, sees_confidential_referrer
 from cases.models import Family, User
 from cases.service_utils import audit_create, family_touch, model_update
 
@@ -36,6 +36,19 @@ def _clean_concerns(concerns: Any) -> list[str]:
     return sorted(set(concerns), key=Concern.values.index)
 
 
+CONFIDENTIAL_FIELDS = ("referrer_name", "referrer_contact", "supporting_professional")
+
+
+def _refuse_confidential_from_outsiders(actor: User, family: Family, fields: dict[str, Any]) -> None:
+    """The confidential referrer is accepted from the owning team only (DESIGN 5), not from an
+    admin or anyone else the referral is otherwise open to."""
+    if sees_confidential_referrer(actor, family):
+        return
+    given = [f for f in CONFIDENTIAL_FIELDS if fields.get(f)]
+    if given:
+        raise ValidationError(dict.fromkeys(given, "Only the family's own team records who referred."))
+
+
 def _require_owning_team(actor: User, family: Family) -> None:
     from django.core.exceptions import PermissionDenied
 
@@ -49,6 +62,7 @@ def referral_create(*, actor: User, family: Family, **fields: Any) -> Referral:
     unknown = set(fields) - set(REFERRAL_FIELDS)
     if unknown:
         raise ValueError(f"Unknown referral fields: {sorted(unknown)}")
+    _refuse_confidential_from_outsiders(actor, family, fields)
     fields["concerns"] = _clean_concerns(fields.get("concerns"))
     if fields.get("decision") and not fields.get("decision_at"):
         fields["decision_at"] = timezone.now()
@@ -70,6 +84,7 @@ def referral_create(*, actor: User, family: Family, **fields: Any) -> Referral:
 def referral_update(*, actor: User, referral: Referral, data: dict[str, Any]) -> Referral:
     _require_owning_team(actor, referral.family)
     data = dict(data)
+    _refuse_confidential_from_outsiders(actor, referral.family, data)
     if "concerns" in data:
         data["concerns"] = _clean_concerns(data["concerns"])
     if "decision" in data:

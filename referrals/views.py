@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from cases import selectors as case_selectors
-from cases.access import can_change_family
+from cases.access import can_change_family, sees_confidential_referrer
 from cases.govuk_forms import add_service_errors, combine
 
 from . import services
@@ -24,6 +24,11 @@ def referral_form(request: HttpRequest, family_id: int) -> HttpResponse:
     if not can_change_family(request.user, family):
         raise PermissionDenied("Only the owning team records referrals.")
     form = ReferralForm(request.POST or None)
+    confidential = sees_confidential_referrer(request.user, family)
+    if not confidential:
+        # An admin records the referral but not who made it: that is for the owning team only.
+        for name in ("referrer_name", "referrer_contact", "supporting_professional"):
+            del form.fields[name]
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
         received_at = combine(data.pop("date"), data.pop("time"))
@@ -37,5 +42,10 @@ def referral_form(request: HttpRequest, family_id: int) -> HttpResponse:
     return render(
         request,
         "referrals/referral_form.html",
-        {"form": form, "family": family, "back": reverse("family-detail", args=[family.pk])},
+        {
+            "form": form,
+            "family": family,
+            "back": reverse("family-detail", args=[family.pk]),
+            "confidential": confidential,
+        },
     )

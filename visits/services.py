@@ -89,7 +89,8 @@ def visit_log(
     visit = Visit(
         family=family,
         practitioner=actor,
-        agency=agency or actor.agency,
+        # An admin (no agency of their own) records for the family's own agency.
+        agency=agency or actor.agency or family.team.agency,
         planned=planned,
         scheduled_for=scheduled_for,
         created_by=actor,

@@ -123,7 +123,12 @@ class ServiceViewSet(
 
     def _respond(self, instance: Model, code: int) -> Response:
         # Re-read through the selector so the response has the same shape (and query cost) as a GET.
-        instance = self.get_queryset().get(pk=instance.pk)
+        try:
+            instance = self.get_queryset().get(pk=instance.pk)
+        except instance.DoesNotExist:
+            # The change took the record out of the caller's sight (a family transferred to another
+            # team): answer with what was saved, as this caller's last sight of it.
+            instance.refresh_from_db()
         return with_etag(Response(self.get_serializer(instance).data, status=code), instance)
 
     def retrieve(self, request: Request, *args, **kwargs) -> Response:

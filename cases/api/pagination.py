@@ -1,9 +1,77 @@
-from rest_framework.pagination import PageNumberPagination
+"""Pagination on every list: `count`, `next`, `previous`, `results` (DESIGN 5).
+
+Lists page by **cursor** (keyset on `id`): `next` carries an opaque `?cursor=`, and each page is
+`WHERE id > last ORDER BY id LIMIT n`, as fast at page 1,000 as at page 1, with no OFFSET scan,
+and stable while records are added during a sync. `count` (the total) is given on the first page,
+where a client starts, and is `null` on later cursor pages, so paging never re-counts.
+
+`?page=N` still works as it did in v1 (page numbers with a count on every page), for clients
+written against it; it is an OFFSET, so it slows with depth.
+"""
+
+from __future__ import annotations
+
+from rest_framework.pagination import CursorPagination, PageNumberPagination
+from rest_framework.response import Response
 
 
-class StandardPagination(PageNumberPagination):
-    """`count`, `next`, `previous`, `results` (DESIGN 5). `?page_size=` up to 500 for syncs."""
+class PageNumberCountPagination(PageNumberPagination):
+    """Page numbers with a count: for short lists ordered by something other than id (the lead
+    professional's history, the chronology) and for v1 clients that send `?page=`."""
 
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
+
+
+class StandardPagination(CursorPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+    ordering = "id"
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self._page_numbers = None
+        if request.query_params.get("page") is not None:
+            self._page_numbers = PageNumberCountPagination()
+            # The same order as the cursor pages, so a client can switch between them.
+            return self._page_numbers.paginate_queryset(queryset.order_by(self.ordering), request, view)
+        first_page = request.query_params.get(self.cursor_query_param) is None
+        self.count = queryset.count() if first_page else None
+        return super().paginate_queryset(queryset, request, view)
+
+    def get_paginated_response(self, data):
+        if self._page_numbers is not None:
+            return self._page_numbers.get_paginated_response(data)
+        return Response(
+            {"count": self.count, "next": self.get_next_link(), "previous": self.get_previous_link(), "results": data}
+        )
+
+    def get_paginated_response_schema(self, schema):
+        return {
+            "type": "object",
+            "required": ["count", "results"],
+            "properties": {
+                "count": {
+                    "type": "integer",
+                    "nullable": True,
+                    "description": "How many in all: on the first page (and with ?page=); null on later cursor pages.",
+                    "example": 123,
+                },
+                "next": {"type": "string", "nullable": True, "format": "uri", "description": "The next page."},
+                "previous": {"type": "string", "nullable": True, "format": "uri"},
+                "results": schema,
+            },
+        }
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            *super().get_schema_operation_parameters(view),
+            {
+                "name": "page",
+                "required": False,
+                "in": "query",
+                "description": "A page number (v1). Prefer following `next`: cursor pages stay fast at any depth.",
+                "schema": {"type": "integer"},
+            },
+        ]

@@ -15,6 +15,7 @@ from cases import selectors, services
 from cases.models import Agency, Family, FamilyShare, InformationGap, Member, Relationship
 
 from .base import AuditReadsMixin, ServiceViewSet, UpdatedSinceFilterSet, UtcIsoDateTimeField
+from .pagination import PageNumberCountPagination
 from .serializers import (
     AgencySerializer,
     ChronologyEntrySerializer,
@@ -221,6 +222,7 @@ class LeadProfessionalView(AuditReadsMixin, FamilyScopedMixin, generics.ListAPIV
 
     serializer_class = LeadAssignmentSerializer
     filter_backends: list = []
+    pagination_class = PageNumberCountPagination  # newest first, and short
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -263,6 +265,7 @@ class ChronologyView(FamilyScopedMixin, generics.ListAPIView):
 
     serializer_class = ChronologyEntrySerializer
     filter_backends: list = []
+    pagination_class = PageNumberCountPagination  # entries are merged from several tables, newest first
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):

@@ -54,6 +54,7 @@ check: install
 bench: install
 	$(PY) -m bench.checks
 	$(PY) -m bench.pages
+	$(PY) -m bench.limits
 
 clean-venv:
 	rm -rf $(VENV)

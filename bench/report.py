@@ -63,6 +63,34 @@ def _pages(p: dict) -> list[str]:
     return [*lines, ""]
 
 
+def _limits(lim: dict) -> list[str]:
+    c, a = lim["checks"], lim["api"]
+    lines = [
+        "## The limit, side by side",
+        "",
+        "Each project figure next to a hand-written minimal equivalent, timed in the same run on the same data.",
+        "",
+        "| measure | project median (p95) ms | minimal median (p95) ms | ratio | aim |",
+        "| --- | ---: | ---: | ---: | ---: |",
+        f"| checks: `{c['rule']}` steady run vs the rule as one raw SQL query "
+        f"({c['raw_rows']} children found; project holds {c['project_open_flags']} open flags) "
+        f"| {c['project']['median_ms']} ({c['project']['p95_ms']}) | {c['raw_sql']['median_ms']} "
+        f"({c['raw_sql']['p95_ms']}) | {c['ratio']}x | {c['target_ratio']}x |",
+        f"| API: {a['endpoint']} vs a bare JSON view (same count, rows and fields) "
+        f"| {a['project']['median_ms']} ({a['project']['p95_ms']}) | {a['bare_view']['median_ms']} "
+        f"({a['bare_view']['p95_ms']}) | {a['ratio']}x | {a['target_ratio']}x |",
+    ]
+    if "cursor_page_1000" in a:
+        d = a["cursor_page_1000"]
+        lines.append(f"| API: the 1,000th cursor page of 10 (no OFFSET) | {d['median_ms']} ({d['p95_ms']}) | | | |")
+    lines += ["", "### Query plans (EXPLAIN ANALYZE)", "", "| query | time ms | indexes used | plan (top nodes) |"]
+    lines.append("| --- | ---: | --- | --- |")
+    for name, e in lim.get("explain", {}).items():
+        indexes = ", ".join(f"`{i}`" for i in e["indexes"]) or "none"
+        lines.append(f"| {name} | {e['execution_ms']} | {indexes} | {' → '.join(e['plan'][:5])} |")
+    return [*lines, ""]
+
+
 def render() -> None:
     data = json.loads((DOCS / "performance.json").read_text())
     out = [
@@ -83,6 +111,16 @@ def render() -> None:
         out += _checks(data["checks"])
     if "pages" in data:
         out += _pages(data["pages"])
+    if "limits" in data:
+        out += _limits(data["limits"])
+    load = DOCS / "performance-load.json"
+    if load.exists():
+        try:
+            from bench.report_load import load_section
+
+            out += load_section(json.loads(load.read_text()))
+        except ImportError:
+            pass
     notes = DOCS / "performance-notes.md"
     if notes.exists():
         out += ["", notes.read_text()]

@@ -51,6 +51,20 @@ def _visibility_q(user: User, family_field: str) -> Q | None:
     return Q(pk__in=[])
 
 
+def visible_teams(user: User) -> QuerySet[Team]:
+    """The teams whose families (and people's workload) the user may see: a manager's own team;
+    every team of the agency for its head of service or partnership lead; all for admins."""
+    if not user.is_authenticated or not user.is_active:
+        return Team.objects.none()
+    if user.is_platform_admin:
+        return Team.objects.all()
+    if user.role == Role.MANAGER:
+        return Team.objects.filter(
+            Q(pk=user.team_id) | Q(agency__head_of_service_id=user.pk) | Q(agency__partnership_lead_id=user.pk)
+        )
+    return Team.objects.filter(pk=user.team_id) if user.team_id else Team.objects.none()
+
+
 def restrict_to_visible(qs: QuerySet, user: User, *, family_field: str = "family") -> QuerySet:
     """Filter any queryset to rows of families the user may see.
 

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from django import forms
 
-from cases.models import Role, Team, User
+from cases.access import visible_teams
+from cases.models import Role, User
 
 from .models import PromptStatus, Severity
 from .rules import RULE_CHOICES
@@ -33,9 +34,7 @@ class DashboardFilterForm(forms.Form):
 
     def __init__(self, *args, user: User, **kwargs):
         super().__init__(*args, **kwargs)
-        teams = (
-            Team.objects.filter(agency_id=user.agency_id).order_by("name") if user.agency_id else Team.objects.none()
-        )
+        teams = visible_teams(user).order_by("name")
         self.fields["team"].choices = [("", "All teams I can see"), *((t.pk, t.name) for t in teams)]
         people = User.objects.filter(
             team_id=user.team_id, is_active=True, role__in=[Role.PRACTITIONER, Role.MANAGER]

@@ -9,7 +9,7 @@ from django.db.models.functions import Coalesce, TruncMonth, TruncWeek
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from cases.access import restrict_to_visible
+from cases.access import restrict_to_visible, visible_teams
 from cases.models import Family, User
 
 from .models import ACTIVE_PROMPT_STATUSES, EscalationPrompt, Flag, PromptEvent
@@ -131,7 +131,9 @@ def team_workload(*, user: User, team_id: int | None) -> list[dict]:
     )
     overdue_prompts = open_prompts.filter(due__lt=timezone.localdate())
     return list(
-        User.objects.filter(team_id=team_id, is_active=True, role__in=["practitioner", "manager"])
+        # Only a team the user may see (a `?team=` of another team shows nobody): no extra round trip.
+        User.objects.filter(team_id=team_id, team_id__in=visible_teams(user).values("pk"))
+        .filter(is_active=True, role__in=["practitioner", "manager"])
         .annotate(
             n_families=Coalesce(Subquery(open_families, output_field=IntegerField()), 0),
             n_prompts=Coalesce(Subquery(open_prompts, output_field=IntegerField()), 0),

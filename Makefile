@@ -55,6 +55,7 @@ bench: install
 	$(PY) -m bench.checks
 	$(PY) -m bench.pages
 	$(PY) -m bench.limits
+	$(PY) -m bench.load
 
 clean-venv:
 	rm -rf $(VENV)

@@ -50,7 +50,8 @@ class AuditEvent(AppendOnlyModel):
     action = models.CharField(max_length=10, choices=AuditAction.choices)
     model = models.CharField(max_length=60)
     object_id = models.CharField(max_length=40)
-    family_id = models.BigIntegerField(null=True, db_index=True)
+    # Indexed by audit_family_at (family_id, -at), which also serves lookups by family alone.
+    family_id = models.BigIntegerField(null=True)
     route = models.CharField(max_length=200, blank=True, help_text="The page or endpoint, or 'command'.")
     # Previous and new values of changed fields. Confidential referrer fields are never written here.
     changes = models.JSONField(default=dict, blank=True)

@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from audit.security import SecurityEventKind, security_event
 
-from .services import has_two_factor, requires_two_factor
+from .services import duration_words, has_two_factor, requires_two_factor
 from .signals import AUTH_AT, SEEN_AT, TWO_FACTOR_REQUIRED
 
 # The idle clock is written back at most this often, so a busy page does not save its session
@@ -48,9 +48,11 @@ class SessionLifetimeMiddleware:
                 session.flush()
                 request.user = AnonymousUser()
                 expired_message = (
-                    "You were signed out after 30 minutes without activity. Sign in again to carry on."
+                    f"You were signed out after {duration_words(settings.SESSION_IDLE_TIMEOUT)} without activity. "
+                    "Sign in again to carry on."
                     if idle
-                    else "You were signed out because you signed in more than 12 hours ago. Sign in again."
+                    else "You were signed out because you signed in more than "
+                    f"{duration_words(settings.SESSION_ABSOLUTE_TIMEOUT)} ago. Sign in again."
                 )
                 messages.info(request, expired_message)
                 if request.headers.get("HX-Request"):

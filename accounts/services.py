@@ -21,6 +21,18 @@ from audit.security import SecurityEventKind, security_event
 from .models import UserSession
 
 
+def duration_words(seconds: float | dt.timedelta) -> str:
+    """30 minutes, 12 hours: a configured limit in words, so pages say what was actually set."""
+    if isinstance(seconds, dt.timedelta):
+        seconds = seconds.total_seconds()
+    seconds = int(seconds)
+    if seconds >= 3600 and seconds % 3600 == 0:
+        hours = seconds // 3600
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    minutes = max(1, seconds // 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
 def _session_store():
     return import_module(settings.SESSION_ENGINE).SessionStore
 

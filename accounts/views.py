@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -60,6 +61,8 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
             "qr": services.totp_qr_data_uri(device),
             "next": _next_url(request),
             "required": services.requires_two_factor(user),
+            "idle_limit": services.duration_words(settings.SESSION_IDLE_TIMEOUT),
+            "absolute_limit": services.duration_words(settings.SESSION_ABSOLUTE_TIMEOUT),
         },
     )
 
@@ -91,5 +94,7 @@ def account(request: HttpRequest) -> HttpResponse:
         {
             "has_two_factor": services.has_two_factor(user),
             "required": services.requires_two_factor(user),
+            "idle_limit": services.duration_words(settings.SESSION_IDLE_TIMEOUT),
+            "absolute_limit": services.duration_words(settings.SESSION_ABSOLUTE_TIMEOUT),
         },
     )

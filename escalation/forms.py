@@ -32,9 +32,11 @@ class DashboardFilterForm(forms.Form):
         ],
     )
 
-    def __init__(self, *args, user: User, **kwargs):
+    def __init__(self, *args, user: User, teams=None, **kwargs):
+        """`teams`: the user's visible teams by name, when the caller already has them."""
         super().__init__(*args, **kwargs)
-        teams = visible_teams(user).order_by("name")
+        if teams is None:
+            teams = visible_teams(user).order_by("name")
         self.fields["team"].choices = [("", "All teams I can see"), *((t.pk, t.name) for t in teams)]
         people = User.objects.filter(
             team_id=user.team_id, is_active=True, role__in=[Role.PRACTITIONER, Role.MANAGER]

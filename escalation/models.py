@@ -45,7 +45,10 @@ class CheckSettings(models.Model):
     # escalation
     prompt_due_working_days = models.PositiveIntegerField(default=5)
     # running
-    chunk_size = models.PositiveIntegerField(default=2000, validators=[MinValueValidator(100)])
+    # Families per chunk (one transaction, one Celery task). Each chunk costs ~15 ms whatever its
+    # size; 5,000 keeps that under a fifth of a steady run and still gives 20 chunks per 100,000
+    # families to share between workers (measured: `was_not_brought` 1.7 s at 2,000, 1.1 s at 5,000).
+    chunk_size = models.PositiveIntegerField(default=5000, validators=[MinValueValidator(100)])
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -85,6 +88,14 @@ class Flag(models.Model):
     status = models.CharField(max_length=10, choices=FlagStatus.choices, default=FlagStatus.OPEN)
     detail = models.TextField(help_text="Plain-language explanation naming the evidence.")
     evidence = models.JSONField(default=dict, help_text="The records, agencies and dates the flag rests on.")
+    signature = models.CharField(
+        max_length=32,
+        blank=True,
+        default="",
+        editable=False,
+        help_text="A digest of what the detail and evidence were built from: the checks rebuild them only when "
+        "it changes (empty: always rebuilt and compared).",
+    )
     first_seen = models.DateTimeField(default=timezone.now)
     last_seen = models.DateTimeField(default=timezone.now)
     resolved_at = models.DateTimeField(null=True, blank=True)

@@ -1,16 +1,31 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import Case, Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value, When
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    ExpressionWrapper,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce, TruncMonth, TruncWeek
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from cases.access import restrict_to_visible, visible_teams
-from cases.models import Family, User
+from cases.models import Family, Role, Team, User
 
 from .models import ACTIVE_PROMPT_STATUSES, EscalationPrompt, Flag, PromptEvent
 
@@ -51,65 +66,141 @@ class DashboardFilters:
     mine: bool = False
 
 
+def _filters_q(*, user: User, filters: DashboardFilters) -> Q:
+    """The dashboard's filters as one condition (empty: no filter), shared by the list, its counts
+    and the CSV export so they can never disagree."""
+    q = Q()
+    if filters.mine:
+        q &= Q(assigned_to=user)
+    if filters.status == "active":
+        q &= Q(status__in=ACTIVE_PROMPT_STATUSES)
+    elif filters.status:
+        q &= Q(status=filters.status)
+    if filters.team:
+        q &= Q(family__team_id=filters.team)
+    if filters.assigned_to:
+        q &= Q(assigned_to_id=filters.assigned_to)
+    if filters.rule:
+        q &= Q(flag__rule=filters.rule)
+    if filters.severity:
+        q &= Q(flag__severity=filters.severity)
+    if filters.min_age_days:
+        q &= Q(created_at__lte=timezone.now() - dt.timedelta(days=filters.min_age_days))
+    return q
+
+
+def _order_annotations(today: dt.date) -> dict:
+    """`overdue` and `severity_rank`, which the dashboard's order (DASHBOARD_ORDER) sorts on."""
+    return {
+        "overdue": Case(
+            When(status__in=ACTIVE_PROMPT_STATUSES, due__lt=today, then=Value(1)),
+            default=Value(0),
+            output_field=IntegerField(),
+        ),
+        "severity_rank": Case(
+            When(flag__severity="high", then=Value(1)), default=Value(0), output_field=IntegerField()
+        ),
+    }
+
+
+# Overdue first, then high before medium, then the oldest first: what matters most is at the top.
+DASHBOARD_ORDER = ("-overdue", "-severity_rank", "created_at", "id")
+
+
 def dashboard_prompts(*, user: User, filters: DashboardFilters) -> QuerySet[EscalationPrompt]:
     """Prompts for the dashboard: those of the families the user may see (a manager's team; a head
     of service's agency). Overdue first, then high before medium, then
     the oldest first: what matters most is at the top."""
-    today = timezone.localdate()
     # Whoever a prompt is assigned to can see its family (team, head of service's agency, or share).
-    qs = restrict_to_visible(EscalationPrompt.objects.all(), user)
-    if filters.mine:
-        qs = qs.filter(assigned_to=user)
-    if filters.status == "active":
-        qs = qs.filter(status__in=ACTIVE_PROMPT_STATUSES)
-    elif filters.status:
-        qs = qs.filter(status=filters.status)
-    if filters.team:
-        qs = qs.filter(family__team_id=filters.team)
-    if filters.assigned_to:
-        qs = qs.filter(assigned_to_id=filters.assigned_to)
-    if filters.rule:
-        qs = qs.filter(flag__rule=filters.rule)
-    if filters.severity:
-        qs = qs.filter(flag__severity=filters.severity)
-    if filters.min_age_days:
-        qs = qs.filter(created_at__lte=timezone.now() - dt.timedelta(days=filters.min_age_days))
+    qs = restrict_to_visible(EscalationPrompt.objects.all(), user).filter(_filters_q(user=user, filters=filters))
     return (
         qs.select_related("flag", "family", "assigned_to")
-        .annotate(
-            overdue=Case(
-                When(status__in=ACTIVE_PROMPT_STATUSES, due__lt=today, then=Value(1)),
-                default=Value(0),
-                output_field=IntegerField(),
-            ),
-            severity_rank=Case(
-                When(flag__severity="high", then=Value(1)), default=Value(0), output_field=IntegerField()
-            ),
-        )
-        .order_by("-overdue", "-severity_rank", "created_at", "id")
+        .annotate(**_order_annotations(timezone.localdate()))
+        .order_by(*DASHBOARD_ORDER)
     )
 
 
-def dashboard_counts(*, prompts: QuerySet[EscalationPrompt]) -> dict:
-    """Counts by rule, severity and status over the filtered prompts: one grouped query."""
-    rows = prompts.order_by().values("flag__rule", "flag__severity", "status", "overdue").annotate(n=Count("id"))
+@dataclass
+class DashboardSummary:
+    """The filtered list as ids in the dashboard's order, its counts, and (when asked for) the
+    open prompts by age: all from one query over small rows, instead of sorting, grouping and
+    aggregating the same joined prompts three times in the database."""
+
+    ids: list[int]
+    counts: dict
+    ages: dict | None = None
+
+
+def dashboard_summary(*, user: User, filters: DashboardFilters, with_ages: bool = False) -> DashboardSummary:
+    """The same prompts, order and counts as `dashboard_prompts` and `dashboard_counts`, and with
+    `with_ages` the same figures as `prompt_ages` (every open prompt the user may see, whatever
+    the filters), in one round trip. Only the page's rows are then fetched whole
+    (`dashboard_page`)."""
+    now = timezone.now()
+    wanted = _filters_q(user=user, filters=filters)
+    qs = restrict_to_visible(EscalationPrompt.objects.all(), user)
+    annotations = _order_annotations(timezone.localdate(now))
+    if with_ages:
+        active = Q(status__in=ACTIVE_PROMPT_STATUSES)
+        if wanted:
+            qs = qs.filter(wanted | active)
+            annotations["in_list"] = ExpressionWrapper(wanted, output_field=BooleanField())
+        else:  # no filter at all: every visible prompt is listed (an empty Q would mean "none" in `|`)
+            annotations["in_list"] = Value(True, output_field=BooleanField())
+        annotations["age_band"] = Case(
+            *(When(active & q, then=Value(i)) for i, q in enumerate(_age_band_filters(now))),
+            default=None,
+            output_field=IntegerField(),
+        )
+        fields = ("in_list", "age_band")
+    else:
+        qs = qs.filter(wanted)
+        fields = ()
+    rows = list(
+        qs.annotate(**annotations).values_list(
+            "id", "status", "flag__rule", "flag__severity", "created_at", "overdue", "severity_rank", *fields
+        )
+    )
+    listed = [r for r in rows if r[7]] if with_ages else rows
+    # Python sorts as PostgreSQL does here: integers, non-null timestamps, then the id.
+    listed.sort(key=lambda r: (-r[5], -r[6], r[4], r[0]))
     by_rule: dict[str, int] = defaultdict(int)
     by_severity: dict[str, int] = defaultdict(int)
     by_status: dict[str, int] = defaultdict(int)
-    overdue = total = 0
-    for r in rows:
-        by_rule[r["flag__rule"]] += r["n"]
-        by_severity[r["flag__severity"]] += r["n"]
-        by_status[r["status"]] += r["n"]
-        overdue += r["n"] if r["overdue"] else 0
-        total += r["n"]
-    return {
+    overdue = 0
+    for r in listed:
+        by_rule[r[2]] += 1
+        by_severity[r[3]] += 1
+        by_status[r[1]] += 1
+        overdue += r[5]
+    counts = {
         "by_rule": dict(by_rule),
         "by_severity": dict(by_severity),
         "by_status": dict(by_status),
         "overdue": overdue,
-        "total": total,
+        "total": len(listed),
     }
+    ages = None
+    if with_ages:
+        bands = [0] * len(AGE_BANDS)
+        for r in rows:
+            if r[8] is not None:
+                bands[r[8]] += 1
+        ages = _age_figures(bands)
+    return DashboardSummary(ids=[r[0] for r in listed], counts=counts, ages=ages)
+
+
+def dashboard_page(*, user: User, ids: list[int]) -> list[EscalationPrompt]:
+    """The page's prompts, whole, in the order of `ids` (from `dashboard_summary`), with `overdue`."""
+    if not ids:
+        return []
+    found = (
+        restrict_to_visible(EscalationPrompt.objects.filter(pk__in=ids), user)
+        .select_related("flag", "family", "assigned_to")
+        .annotate(**_order_annotations(timezone.localdate()))
+        .in_bulk()
+    )
+    return [found[pk] for pk in ids if pk in found]
 
 
 def team_workload(*, user: User, team_id: int | None) -> list[dict]:
@@ -147,17 +238,41 @@ def team_workload(*, user: User, team_id: int | None) -> list[dict]:
 CHART_CACHE_SECONDS = 300
 
 
-def chart_data_cached(*, user: User) -> dict:
-    """The weekly and monthly history changes slowly, so it is cached for a few minutes per user
-    (the same visibility, never another user's figures); the open prompts' ages are always live."""
+def visible_team_list(*, user: User) -> list[Team]:
+    """The teams whose families the user may see, by name: the filter's choices and the charts'
+    cache scope (one query for both)."""
+    return list(visible_teams(user).order_by("name"))
+
+
+def chart_scope(*, user: User, teams: Iterable[Team]) -> str:
+    """Whose chart figures these are. The history counts flags and appointments of the families
+    `restrict_to_visible` lets the user see, and for a manager (a head of service, a partnership
+    lead) that is exactly the families of `visible_teams` (the same rule in cases.access), so
+    every manager with the same set of visible teams sees the same figures and can share one cache
+    entry; an admin sees every family. Anyone else gets an entry of their own."""
+    if user.is_active and user.is_platform_admin:
+        return "all"
+    if user.is_active and user.role == Role.MANAGER:
+        return "teams:" + ",".join(str(pk) for pk in sorted({t.pk for t in teams}))
+    return f"user:{user.pk}"
+
+
+def chart_data_cached(*, user: User, teams: Iterable[Team] | None = None, ages: dict | None = None) -> dict:
+    """The weekly and monthly history changes slowly, so it is cached for a few minutes per
+    visibility scope (`chart_scope`: the same families, never figures of a family the user may not
+    see); the open prompts' ages are always live (`ages`: already counted by `dashboard_summary`).
+    `teams`: `visible_team_list(user=user)`, when the caller already has it."""
     from django.core.cache import cache
 
-    key = f"dashboard-charts:v1:{user.pk}:{timezone.localdate().isoformat()}"
+    if teams is None:
+        teams = visible_team_list(user=user)
+    scope = hashlib.sha256(chart_scope(user=user, teams=teams).encode()).hexdigest()[:32]
+    key = f"dashboard-charts:v2:{scope}:{timezone.localdate().isoformat()}"
     history = cache.get(key)
     if history is None:
         history = chart_history(user=user)
         cache.set(key, history, CHART_CACHE_SECONDS)
-    return {**history, **prompt_ages(user=user)}
+    return {**history, **(ages if ages is not None else prompt_ages(user=user))}
 
 
 def chart_data(*, user: User) -> dict:
@@ -238,27 +353,35 @@ def chart_history(*, user: User, months: int = 6) -> dict:
     }
 
 
-def prompt_ages(*, user: User) -> dict:
-    """Open prompts by age band: live, since a decision changes it at once."""
-    now = timezone.now()
-    # Open prompts by age band, counted in the database (one aggregate, not a row per prompt).
+def _age_band_filters(now: dt.datetime) -> list[Q]:
+    """One condition on `created_at` per band of AGE_BANDS, whole local days."""
     today = timezone.localdate(now)
 
     def day_start(days_ago: int) -> dt.datetime:
         return timezone.make_aware(dt.datetime.combine(today - dt.timedelta(days=days_ago), dt.time.min))
 
-    band_filters = {}
-    for i, (lo, hi, _label) in enumerate(AGE_BANDS):
+    filters = []
+    for lo, hi, _label in AGE_BANDS:
         q = Q(created_at__lt=day_start(lo - 1)) if lo > 0 else Q()
         if hi is not None:
             q &= Q(created_at__gte=day_start(hi))
-        band_filters[f"band{i}"] = Count("id", filter=q)
-    counted = restrict_to_visible(EscalationPrompt.objects.filter(status__in=ACTIVE_PROMPT_STATUSES), user).aggregate(
-        **band_filters
-    )
-    bands = [counted[f"band{i}"] for i in range(len(AGE_BANDS))]
+        filters.append(q)
+    return filters
+
+
+def _age_figures(bands: list[int]) -> dict:
     return {
         "age_bands": [label for _lo, _hi, label in AGE_BANDS],
         "age_counts": bands,
         "age_table": [[label, n] for (_lo, _hi, label), n in zip(AGE_BANDS, bands, strict=True)],
     }
+
+
+def prompt_ages(*, user: User) -> dict:
+    """Open prompts by age band: live, since a decision changes it at once."""
+    # Open prompts by age band, counted in the database (one aggregate, not a row per prompt).
+    band_filters = {f"band{i}": Count("id", filter=q) for i, q in enumerate(_age_band_filters(timezone.now()))}
+    counted = restrict_to_visible(EscalationPrompt.objects.filter(status__in=ACTIVE_PROMPT_STATUSES), user).aggregate(
+        **band_filters
+    )
+    return _age_figures([counted[f"band{i}"] for i in range(len(AGE_BANDS))])

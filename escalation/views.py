@@ -36,8 +36,8 @@ def _is_manager(user) -> bool:
     return user.role == Role.MANAGER or user.is_platform_admin
 
 
-def _filters(request: HttpRequest) -> tuple[DashboardFilterForm, selectors.DashboardFilters]:
-    form = DashboardFilterForm(request.GET or None, user=request.user)
+def _filters(request: HttpRequest, *, teams=None) -> tuple[DashboardFilterForm, selectors.DashboardFilters]:
+    form = DashboardFilterForm(request.GET or None, user=request.user, teams=teams)
     data = valid_filters(form)
     # No `status` in the URL (the first page, a "Next" link from it) means open or acknowledged.
     status = data.get("status", "active") if "status" in request.GET else "active"
@@ -58,30 +58,31 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     """Managers and heads of service: the team's prompts; practitioners: their own ("my prompts")."""
     if request.user.role == Role.PARTNER:
         raise PermissionDenied("The escalation dashboard is for the owning service.")
-    form, filters = _filters(request)
-    prompts = selectors.dashboard_prompts(user=request.user, filters=filters)
-    counts = selectors.dashboard_counts(prompts=prompts)
-    paginator = Paginator(prompts, PAGE_SIZE)
-    paginator.__dict__["count"] = counts["total"]  # the grouped counts already know it: no COUNT(*) query
+    teams = selectors.visible_team_list(user=request.user)
+    form, filters = _filters(request, teams=teams)
+    manager = _is_manager(request.user)
+    partial = bool(request.htmx and request.htmx.target == "prompt-list")
+    # The list's ids in order, its counts and (for the charts) the open prompts' ages: one query.
+    summary = selectors.dashboard_summary(user=request.user, filters=filters, with_ages=manager and not partial)
+    paginator = Paginator(summary.ids, PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
-    page.object_list = list(page.object_list)
+    page.object_list = selectors.dashboard_page(user=request.user, ids=list(page.object_list))
     audit_reads(actor=request.user, model=EscalationPrompt, rows=[(p.pk, p.family_id) for p in page.object_list])
     query = request.GET.copy()
     query.pop("page", None)
-    manager = _is_manager(request.user)
     context = {
         "form": form,
         "page": page,
         "query": query.urlencode(),
-        "counts": counts,
+        "counts": summary.counts,
         "manager": manager,
         "today": timezone.localdate(),
     }
-    if request.htmx and request.htmx.target == "prompt-list":
+    if partial:
         return render(request, "escalation/_prompt_table.html", context)
     if manager:
         context["workload"] = selectors.team_workload(user=request.user, team_id=filters.team)
-        context["charts"] = selectors.chart_data_cached(user=request.user)
+        context["charts"] = selectors.chart_data_cached(user=request.user, teams=teams, ages=summary.ages)
     return render(request, "escalation/dashboard.html", context)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -22,6 +23,9 @@ class Finding:
     severity: str
     detail: str
     evidence: dict[str, Any] = field(default_factory=dict)
+    # A digest of everything `detail` and `evidence` are built from ("" when the rule cannot tell):
+    # an open flag with the same severity and signature is unchanged, without rebuilding either.
+    signature: str = ""
 
     @property
     def key(self) -> tuple[int, int | None]:
@@ -35,6 +39,9 @@ class Scope:
     families: QuerySet[Family]  # already limited to open families
     as_of: dt.datetime
     cfg: CheckSettings
+    # The chunk's inclusive family id range, when it is one: lets a query on a large table scan an
+    # index range instead of probing it once per family.
+    id_range: tuple[int, int] | None = None
 
     @property
     def today(self) -> dt.date:
@@ -49,12 +56,34 @@ class Scope:
     def family_ids(self) -> QuerySet:
         return self.families.values("id")
 
+    def narrow(self, qs: QuerySet, field: str = "family_id") -> QuerySet:
+        """`qs` limited to the scope's families (by id range first, when the scope is one)."""
+        if self.id_range is not None:
+            qs = qs.filter(**{f"{field}__gte": self.id_range[0], f"{field}__lte": self.id_range[1]})
+        return qs.filter(**{f"{field}__in": self.family_ids()})
+
 
 class Rule(Protocol):
     code: str
     title: str
 
     def evaluate(self, scope: Scope) -> list[Finding]: ...
+
+
+class TwoPhaseRule(Rule, Protocol):
+    """A rule that can find without explaining: `detect` returns findings with severity and
+    signature but no detail or evidence, in one cheap query; `explain` builds the detail and
+    evidence of the ones it is given. The checks explain only new and changed findings, so a run
+    where nothing changed never builds evidence. `evaluate` is `explain(detect())`."""
+
+    def detect(self, scope: Scope) -> list[Finding]: ...
+
+    def explain(self, scope: Scope, found: list[Finding]) -> list[Finding]: ...
+
+
+def digest(*parts: Any) -> str:
+    """A short, stable digest of a finding's inputs (for `Finding.signature`)."""
+    return hashlib.md5("\x1f".join(map(str, parts)).encode(), usedforsecurity=False).hexdigest()
 
 
 def fmt_date(value: dt.datetime | dt.date) -> str:

@@ -9,53 +9,127 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from dataclasses import replace
 
-from django.db.models import Count, Q
+from django.conf import settings
+from django.contrib.postgres.aggregates import StringAgg
+from django.db import connection
+from django.db.models import Count, Func, Q, TextField
+from django.db.models import Value as V
+from django.db.models.functions import MD5
 from django.utils import timezone
 
 from escalation.models import Severity
 from visits.models import Appointment, AppointmentStatus
 
-from .base import Finding, Scope, fmt_date, plural
+from .base import Finding, Scope, digest, fmt_date, plural
 
 
 class WasNotBrought:
     code = "was_not_brought"
     title = "Was not brought"
+    # Bump when the wording of `detail` or the shape of `evidence` changes: every flag is rebuilt.
+    version = 2
 
-    def evaluate(self, scope: Scope) -> list[Finding]:
+    def _windows(self, scope: Scope) -> tuple[dt.datetime, dt.datetime]:
         cfg = scope.cfg
-        short = scope.window_start(cfg.wnb_window_days)
-        long = scope.window_start(max(cfg.wnb_high_window_days, cfg.wnb_window_days))
-        in_short = Q(scheduled_for__gte=short)
-        base = Appointment.objects.filter(
-            family_id__in=scope.family_ids(),
+        return scope.window_start(cfg.wnb_window_days), scope.window_start(
+            max(cfg.wnb_high_window_days, cfg.wnb_window_days)
+        )
+
+    def _base(self, scope: Scope):
+        _short, long = self._windows(scope)
+        return scope.narrow(Appointment.objects).filter(
             for_child=True,
             status=AppointmentStatus.WAS_NOT_BROUGHT,
             scheduled_for__gte=long,
             scheduled_for__lte=scope.as_of,
         )
-        # One grouped query per chunk: counts per child over both windows.
-        rows = (
-            base.values("family_id", "member_id")
-            .annotate(
-                n_short=Count("id", filter=in_short),
-                n_long=Count("id"),
-                agencies_short=Count("agency", filter=in_short, distinct=True),
-                critical_short=Count("id", filter=in_short & Q(critical=True)),
+
+    def evaluate(self, scope: Scope) -> list[Finding]:
+        return self.explain(scope, self.detect(scope))
+
+    def detect(self, scope: Scope) -> list[Finding]:
+        """One grouped query per chunk: counts per child over both windows, the severity, and (on
+        PostgreSQL) a digest of every appointment and name the detail would be built from."""
+        cfg = scope.cfg
+        short, _long = self._windows(scope)
+        in_short = Q(scheduled_for__gte=short)
+        counts = {
+            "n_short": Count("id", filter=in_short),
+            "n_long": Count("id"),
+            "agencies_short": Count("agency", filter=in_short, distinct=True),
+            "critical_short": Count("id", filter=in_short & Q(critical=True)),
+        }
+        if connection.vendor == "postgresql":
+            # The appointments newest first (as the evidence lists them): with n_short, this also
+            # fixes which are inside the window. The child's name is in the detail too.
+            counts["inputs"] = MD5(
+                StringAgg(
+                    Func(
+                        V("|"),
+                        *("id", "scheduled_for", "kind", "agency_id", "agency__name", "critical"),
+                        *("member__given_name", "member__family_name"),
+                        function="CONCAT_WS",
+                        output_field=TextField(),
+                    ),
+                    delimiter=";",
+                    order_by=("-scheduled_for", "-id"),
+                )
             )
+        rows = (
+            self._base(scope)
+            .values("family_id", "member_id")
+            .annotate(**counts)
             .filter(Q(n_short__gte=cfg.wnb_min_count) | Q(critical_short__gte=1))
         )
-        hits = {(r["family_id"], r["member_id"]): r for r in rows}
-        if not hits:
+        found = []
+        for r in rows:
+            high = (
+                r["n_long"] >= cfg.wnb_high_count
+                or r["agencies_short"] >= cfg.wnb_high_agencies
+                or r["critical_short"] >= 1
+            )
+            signature = ""
+            if r.get("inputs"):
+                signature = digest(
+                    self.version,
+                    cfg.wnb_window_days,
+                    cfg.wnb_high_window_days,
+                    settings.TIME_ZONE,
+                    r["n_short"],
+                    r["n_long"],
+                    r["inputs"],
+                )
+            found.append(
+                Finding(
+                    family_id=r["family_id"],
+                    member_id=r["member_id"],
+                    severity=Severity.HIGH if high else Severity.MEDIUM,
+                    detail="",
+                    evidence={
+                        "count_window": r["n_short"],
+                        "count_long_window": r["n_long"],
+                        "critical": r["critical_short"],
+                    },
+                    signature=signature,
+                )
+            )
+        return found
+
+    def explain(self, scope: Scope, found: list[Finding]) -> list[Finding]:
+        """One query for the evidence of the children given: which appointments, where, when."""
+        if not found:
             return []
-        # One more query for the evidence of the children found: which appointments, where, when.
+        cfg = scope.cfg
+        short, _long = self._windows(scope)
         evidence: dict[int, list[dict]] = defaultdict(list)
         names: dict[int, str] = {}
         for a in (
-            base.filter(member_id__in=[m for _, m in hits])
+            self._base(scope)
+            .filter(member_id__in=[f.member_id for f in found])
             .select_related("agency", "member")
-            .order_by("member_id", "-scheduled_for")
+            .order_by("member_id", "-scheduled_for", "-id")
         ):
             names[a.member_id] = f"{a.member.given_name} {a.member.family_name}"
             evidence[a.member_id].append(
@@ -69,41 +143,35 @@ class WasNotBrought:
                     "in_window": a.scheduled_for >= short,
                 }
             )
-        findings = []
-        for (family_id, member_id), r in hits.items():
-            high = (
-                r["n_long"] >= cfg.wnb_high_count
-                or r["agencies_short"] >= cfg.wnb_high_agencies
-                or r["critical_short"] >= 1
-            )
-            recent = [e for e in evidence[member_id] if e["in_window"]]
+        explained = []
+        for f in found:
+            n_short, n_long = f.evidence["count_window"], f.evidence["count_long_window"]
+            recent = [e for e in evidence[f.member_id] if e["in_window"]]
             agencies = sorted({e["agency"] for e in recent})
             listed = "; ".join(
                 f"{fmt_date_iso(e['date'])} {e['agency']}{' (critical)' if e['critical'] else ''}" for e in recent
             )
             detail = (
-                f"{names.get(member_id, 'A child')} was not brought to "
-                f"{plural(r['n_short'], 'appointment')} in the last {cfg.wnb_window_days} days "
+                f"{names.get(f.member_id, 'A child')} was not brought to "
+                f"{plural(n_short, 'appointment')} in the last {cfg.wnb_window_days} days "
                 f"across {plural(len(agencies), 'agency', 'agencies')}: {listed}."
             )
-            if r["n_long"] > r["n_short"]:
-                detail += f" {r['n_long']} in the last {cfg.wnb_high_window_days} days."
-            findings.append(
-                Finding(
-                    family_id=family_id,
-                    member_id=member_id,
-                    severity=Severity.HIGH if high else Severity.MEDIUM,
+            if n_long > n_short:
+                detail += f" {n_long} in the last {cfg.wnb_high_window_days} days."
+            explained.append(
+                replace(
+                    f,
                     detail=detail,
                     evidence={
-                        "appointments": evidence[member_id],
-                        "count_window": r["n_short"],
-                        "count_long_window": r["n_long"],
+                        "appointments": evidence[f.member_id],
+                        "count_window": n_short,
+                        "count_long_window": n_long,
                         "agencies": agencies,
-                        "critical": r["critical_short"],
+                        "critical": f.evidence["critical"],
                     },
                 )
             )
-        return findings
+        return explained
 
 
 def fmt_date_iso(iso: str) -> str:

@@ -235,3 +235,134 @@ def test_the_thresholds_come_from_check_settings(child, health_agency):
     appointment(child, 30, WNB, agency=health_agency)
     run(rules=[RULE])
     assert len(wnb_flags()) == 1
+
+
+# --- the steady state: a flag is rebuilt only when what it was built from changes ----------------
+
+
+def _later(hours: int) -> dt.datetime:
+    from .helpers import AS_OF
+
+    return AS_OF + dt.timedelta(hours=hours)
+
+
+def test_a_run_where_nothing_changed_keeps_the_flag_without_touching_what_a_reader_sees(child, health_agency):
+    appointment(child, 10, WNB, agency=health_agency)
+    appointment(child, 40, WNB, agency=health_agency)
+    run(rules=[RULE])
+    [before] = wnb_flags()
+
+    run(rules=[RULE], as_of=_later(1))
+
+    [after] = wnb_flags()
+    assert after.pk == before.pk
+    assert after.signature and after.signature == before.signature
+    assert (after.detail, after.evidence, after.updated_at) == (before.detail, before.evidence, before.updated_at)
+    assert after.last_seen == _later(1)
+
+
+def test_a_steady_run_builds_no_evidence(child, health_agency):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    appointment(child, 10, WNB, agency=health_agency)
+    appointment(child, 40, WNB, agency=health_agency)
+    run(rules=[RULE])
+
+    with CaptureQueriesContext(connection) as steady:
+        run(rules=[RULE], as_of=_later(1))
+
+    queries = [q["sql"] for q in steady.captured_queries]
+    # One query on the appointments (the grouped counts), none for the evidence...
+    assert sum('FROM "visits_appointment"' in q for q in queries) == 1
+    # ...and the flags are read without their detail and evidence, and not rewritten.
+    flag_reads = [q for q in queries if q.startswith("SELECT") and 'FROM "escalation_flag"' in q]
+    assert flag_reads and all('"escalation_flag"."evidence"' not in q for q in flag_reads)
+    assert not [q for q in queries if q.startswith('UPDATE "escalation_flag" SET "severity"')]
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["child renamed", "agency renamed", "appointment moved", "appointment kind", "appointment replaced"],
+)
+def test_a_change_to_anything_the_detail_names_rebuilds_the_flag(child, health_agency, change):
+    first = appointment(child, 10, WNB, agency=health_agency)
+    appointment(child, 40, WNB, agency=health_agency)
+    run(rules=[RULE])
+    [before] = wnb_flags()
+
+    if change == "child renamed":
+        child.given_name = "Renamed"
+        child.save()
+    elif change == "agency renamed":
+        health_agency.name = "Renamed Health Visiting"
+        health_agency.save()
+    elif change == "appointment moved":
+        first.scheduled_for = day_before(12)
+        first.save()
+    elif change == "appointment kind":
+        first.kind = "dental" if first.kind != "dental" else "gp"
+        first.save()
+    else:
+        first.status = AppointmentStatus.ATTENDED
+        first.save()
+        appointment(child, 11, WNB, agency=health_agency)
+    run(rules=[RULE], as_of=_later(1))
+
+    [after] = wnb_flags()
+    assert after.pk == before.pk
+    assert after.signature != before.signature
+    assert after.updated_at == _later(1)
+    assert (after.detail, after.evidence) != (before.detail, before.evidence)
+    if change == "child renamed":
+        assert after.detail.startswith("Renamed ")
+    if change == "agency renamed":
+        assert "Renamed Health Visiting" in after.detail
+
+
+def test_an_appointment_leaving_the_90_day_window_rewrites_the_detail(child, health_agency):
+    appointment(child, 10, WNB, agency=health_agency)
+    appointment(child, 20, WNB, agency=health_agency)
+    appointment(child, 88, WNB, agency=health_agency)
+    run(rules=[RULE])
+    [before] = wnb_flags()
+    assert "3 appointments in the last 90 days" in before.detail
+
+    run(rules=[RULE], as_of=_later(24 * 5))  # day 88 is now day 93: out of 90, still in 180
+
+    [after] = wnb_flags()
+    assert "2 appointments in the last 90 days" in after.detail
+    assert "3 in the last 180 days" in after.detail
+    assert after.updated_at == _later(24 * 5)
+
+
+def test_a_flag_from_before_signatures_gets_one_without_a_change_readers_would_see(child, health_agency):
+    appointment(child, 10, WNB, agency=health_agency)
+    appointment(child, 40, WNB, agency=health_agency)
+    run(rules=[RULE])
+    [flag] = wnb_flags()
+    type(flag).objects.filter(pk=flag.pk).update(signature="")
+
+    run(rules=[RULE], as_of=_later(1))
+
+    [after] = wnb_flags()
+    assert after.signature == flag.signature
+    assert after.updated_at == flag.updated_at  # a partner's `updated_since` sync is not woken for nothing
+    assert after.last_seen == _later(1)
+
+
+def test_a_new_wording_version_rebuilds_every_flag(child, health_agency, monkeypatch):
+    from escalation.rules.was_not_brought import WasNotBrought
+
+    appointment(child, 10, WNB, agency=health_agency)
+    appointment(child, 40, WNB, agency=health_agency)
+    run(rules=[RULE])
+    [before] = wnb_flags()
+
+    monkeypatch.setattr(WasNotBrought, "version", WasNotBrought.version + 1)
+    run(rules=[RULE], as_of=_later(1))
+
+    [after] = wnb_flags()
+    assert after.signature != before.signature
+    assert after.detail == before.detail
+    assert after.updated_at == before.updated_at

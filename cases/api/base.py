@@ -8,11 +8,15 @@ from typing import Any
 
 import django_filters
 from django import forms
+from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Model, QuerySet
 from django.utils import timezone
-from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework import ISO_8601, exceptions, fields, mixins, relations, status, viewsets
+from rest_framework.fields import SkipField
+from rest_framework.relations import PKOnlyObject
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
 from audit.services import audit_reads
 
@@ -49,6 +53,102 @@ class UpdatedSinceFilterSet(django_filters.FilterSet):
     updated_since = UtcIsoDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", label="Only records changed at or after this time (ISO 8601)."
     )
+
+
+class FastReadMixin:
+    """A ModelSerializer that writes its records out several times faster, with the same output.
+
+    DRF presents each field of each row through `field.get_attribute` (a walk of the source, a
+    `PKOnlyObject` for every foreign key) and `field.to_representation` (a date-time looks up the
+    current time zone every time): on a 50-row page of 19 fields that is about a thousand calls
+    and, after the queries, the largest part of a list request. Here each serializer works out
+    once, on first use, how to read each field: a plain model column is read by its attribute
+    name (`family_id` for a primary-key field) and converted as the DRF field would (`str`,
+    `int`, the field's own `to_representation`, or an ISO 8601 date-time in the same time zone,
+    `Z` for UTC); anything else (nested serializers, method fields, custom fields, sources that
+    are not a column of the model) goes through DRF's own code. The keys, their order and the
+    values are DRF's, which the API contract tests pin.
+    """
+
+    def to_representation(self, instance):
+        model = self.Meta.model
+        if not isinstance(instance, model):  # e.g. a dict: DRF's own path
+            return super().to_representation(instance)
+        plan = self.__dict__.get("_fast_read_plan")
+        if plan is None:
+            plan = self._fast_read_plan = self._build_fast_read_plan(model)
+        ret = {}
+        for name, attname, convert, field in plan:
+            if attname is not None:
+                value = getattr(instance, attname)
+                ret[name] = None if value is None else convert(value)
+                continue
+            # As rest_framework.serializers.Serializer.to_representation.
+            try:
+                attribute = field.get_attribute(instance)
+            except SkipField:
+                continue
+            check_for_none = attribute.pk if isinstance(attribute, PKOnlyObject) else attribute
+            ret[name] = None if check_for_none is None else field.to_representation(attribute)
+        return ret
+
+    def _build_fast_read_plan(self, model) -> list[tuple]:
+        plan = []
+        for field in self._readable_fields:
+            attname, convert = self._fast_reader(model, field)
+            plan.append((field.field_name, attname, convert, field))
+        return plan
+
+    @staticmethod
+    def _fast_reader(model, field) -> tuple[str | None, Any]:
+        """(attribute name, converter) for a field read straight off the model, else (None, None)."""
+        if field.source == "*" or len(field.source_attrs) != 1:
+            return None, None
+        try:
+            model_field = model._meta.get_field(field.source)
+        except FieldDoesNotExist:
+            return None, None
+        if not getattr(model_field, "concrete", False) or model_field.many_to_many or model_field.one_to_many:
+            return None, None
+        if model_field.is_relation:
+            # A foreign key as its id: what PrimaryKeyRelatedField gives through PKOnlyObject.
+            if type(field) is relations.PrimaryKeyRelatedField and field.pk_field is None:
+                return model_field.attname, _identity
+            return None, None
+        if type(field) is fields.CharField:
+            return model_field.attname, str
+        if type(field) is fields.IntegerField:
+            return model_field.attname, int
+        if type(field) is fields.DateTimeField:
+            return model_field.attname, _datetime_converter(field)
+        if isinstance(field, fields.Field) and not isinstance(field, relations.RelatedField | relations.ManyRelatedField):
+            if type(field).get_attribute is fields.Field.get_attribute:
+                return model_field.attname, field.to_representation
+        return None, None
+
+
+def _identity(value):
+    return value
+
+
+def _datetime_converter(field: fields.DateTimeField):
+    """DateTimeField.to_representation with the format and time zone looked up once, not per value."""
+    slow = field.to_representation
+    output_format = getattr(field, "format", api_settings.DATETIME_FORMAT)
+    field_timezone = field.timezone if hasattr(field, "timezone") else field.default_timezone()
+    if output_format is None or output_format.lower() != ISO_8601 or field_timezone is None:
+        return slow
+
+    def convert(value):
+        if type(value) is dt.datetime and value.utcoffset() is not None:  # aware, as from the database
+            try:
+                text = value.astimezone(field_timezone).isoformat()
+            except OverflowError:
+                return slow(value)  # DRF's own error
+            return text[:-6] + "Z" if text.endswith("+00:00") else text
+        return slow(value)
+
+    return convert
 
 
 def parse_if_match(header: str | None) -> int | None:

@@ -231,7 +231,8 @@ REST_FRAMEWORK = {
         "anon": env_str("API_ANON_RATE_LIMIT", "60/minute"),
     },
     "DEFAULT_PAGINATION_CLASS": "cases.api.pagination.StandardPagination",
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # django-filter, skipped when a request has no query parameter but the page's.
+    "DEFAULT_FILTER_BACKENDS": ["cases.api.filters.FilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "cases.api.errors.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",

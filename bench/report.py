@@ -82,7 +82,15 @@ def _limits(lim: dict) -> list[str]:
     ]
     if "cursor_page_1000" in a:
         d = a["cursor_page_1000"]
-        lines.append(f"| API: the 1,000th cursor page of 10 (no OFFSET) | {d['median_ms']} ({d['p95_ms']}) | | | |")
+        s = a.get("cursor_page_1")
+        if s:
+            lines.append(
+                f"| API: the 1,000th cursor page of 10 (no OFFSET) vs the first page of 10 | {d['median_ms']} "
+                f"({d['p95_ms']}) | {s['median_ms']} ({s['p95_ms']}) | {round(d['median_ms'] / s['median_ms'], 2)}x | "
+                "about 1x |"
+            )
+        else:
+            lines.append(f"| API: the 1,000th cursor page of 10 (no OFFSET) | {d['median_ms']} ({d['p95_ms']}) | | | |")
     lines += ["", "### Query plans (EXPLAIN ANALYZE)", "", "| query | time ms | indexes used | plan (top nodes) |"]
     lines.append("| --- | ---: | --- | --- |")
     for name, e in lim.get("explain", {}).items():

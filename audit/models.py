@@ -46,7 +46,19 @@ class AppendOnlyModel(models.Model):
 
 class AuditEvent(AppendOnlyModel):
     at = models.DateTimeField(default=timezone.now, db_index=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
+    # No index on actor_id (migration 0006): no query reads the log by actor alone (the access log
+    # goes by family, the admin's list by time, its search scans), and every read row paid for it.
+    # No database foreign key either (0007): PostgreSQL checked it row by row, locking the user's
+    # row each time, a third of writing a page's read rows. The id is always the signed-in user's;
+    # PROTECT still refuses to delete a user who is in the log (users are switched off, not deleted).
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
     action = models.CharField(max_length=10, choices=AuditAction.choices)
     model = models.CharField(max_length=60)
     object_id = models.CharField(max_length=40)

@@ -78,6 +78,22 @@ def visible_families(user: User) -> QuerySet[Family]:
     return restrict_to_visible(Family.objects.all(), user, family_field="")
 
 
+def visible_family_count(user: User) -> int:
+    """`visible_families(user).count()`, worked out the cheapest way.
+
+    For a partner, the families it may see are those with a current share with its agency, so
+    their number is the number of distinct families among those shares: counted in the shares
+    alone (a few dozen pages), where the count over families probes the family table once per
+    share (4,000 index pages for 2,000 shares, and the table's pages too wherever vacuum has not
+    caught up). The same answer: every share names an existing family (a foreign key).
+    """
+    if user.is_authenticated and user.is_active and not user.is_platform_admin and user.role == Role.PARTNER:
+        if not user.agency_id:
+            return 0
+        return current_shares().filter(agency_id=user.agency_id).values("family_id").distinct().count()
+    return visible_families(user).count()
+
+
 def can_change_family(user: User, family: Family) -> bool:
     """Change the family record itself (members, referrals, lead professional, shares)."""
     if not user.is_active:

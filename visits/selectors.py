@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from django.contrib.postgres.expressions import ArraySubquery
+from django.contrib.postgres.fields import ArrayField
 from django.db import connection
-from django.db.models import OuterRef, Prefetch, QuerySet
+from django.db.models import BigIntegerField, F, Func, Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 
 from cases.access import restrict_to_visible
@@ -15,25 +15,49 @@ from .models import Appointment, Visit
 CHILD_ID_ANNOTATIONS = {"children_seen": "children_seen_ids", "children_seen_alone": "children_seen_alone_ids"}
 
 
-def _member_ids(relation: str) -> ArraySubquery:
-    through = getattr(Visit, relation).through
-    return ArraySubquery(
-        through.objects.filter(visit_id=OuterRef("pk")).order_by("member__family_id", "member_id").values("member_id")
-    )
+class MemberIds(Func):
+    """`ARRAY(SELECT member_id …)`: the ids of a visit's members through one many-to-many
+    relation, in Member's ordering (family, id). Written as SQL around the visit's own id (an F
+    expression, so it follows the visits table's alias wherever the query goes): Django compiles
+    an ArraySubquery of the same SQL in about 1.5 ms more per page, this in about 0.2 ms."""
+
+    output_field = ArrayField(BigIntegerField())
+
+    def __init__(self, relation: str):
+        through = getattr(Visit, relation).through._meta
+        qn = connection.ops.quote_name
+        table, visit, member = (
+            qn(through.db_table),
+            qn(through.get_field("visit").column),
+            qn(through.get_field("member").column),
+        )
+        members, member_pk, member_family = (
+            qn(Member._meta.db_table),
+            qn(Member._meta.pk.column),
+            qn(Member._meta.get_field("family").column),
+        )
+        # Only our own quoted table and column names are interpolated; the visit's id is the argument.
+        self.template = (
+            f"ARRAY(SELECT seen.{member} FROM {table} seen "  # noqa: S608
+            f"JOIN {members} seen_member ON seen_member.{member_pk} = seen.{member} "
+            f"WHERE seen.{visit} = %(expressions)s ORDER BY seen_member.{member_family}, seen.{member})"
+        )
+        super().__init__(F("pk"))
 
 
 def visit_list(*, user: User) -> QuerySet[Visit]:
     """For the API: every related record is shown by id, so none is joined in.
 
-    The children seen (alone) are a list of member ids: on PostgreSQL each is an
-    `ARRAY(SELECT member_id … ORDER BY …)` in the visits query itself, worked out for the rows of
-    the page only, rather than two more queries whose rows Django turns into Member objects and a
-    queryset per visit (half a 50-visit page's time). Elsewhere (SQLite), two id-only prefetches.
+    The children seen (alone) are a list of member ids: on PostgreSQL each is an array in the
+    visits query itself, worked out for the rows of the page only, rather than two more queries
+    whose rows Django turns into Member objects and a queryset per visit (half a 50-visit page's
+    time). Elsewhere (SQLite), two id-only prefetches.
     """
     qs = restrict_to_visible(Visit.objects.all(), user)
     if connection.vendor == "postgresql":
-        return qs.annotate(**{name: _member_ids(relation) for relation, name in CHILD_ID_ANNOTATIONS.items()})
-    return qs.prefetch_related(*(Prefetch(relation, queryset=Member.objects.only("id")) for relation in CHILD_ID_ANNOTATIONS))
+        return qs.annotate(**{name: MemberIds(relation) for relation, name in CHILD_ID_ANNOTATIONS.items()})
+    ids_only = Member.objects.only("id")
+    return qs.prefetch_related(*(Prefetch(relation, queryset=ids_only) for relation in CHILD_ID_ANNOTATIONS))
 
 
 def visit_get_for_user(*, user: User, visit_id) -> Visit:

@@ -121,9 +121,10 @@ class FastReadMixin:
             return model_field.attname, int
         if type(field) is fields.DateTimeField:
             return model_field.attname, _datetime_converter(field)
-        if isinstance(field, fields.Field) and not isinstance(field, relations.RelatedField | relations.ManyRelatedField):
-            if type(field).get_attribute is fields.Field.get_attribute:
-                return model_field.attname, field.to_representation
+        plain = not isinstance(field, relations.RelatedField | relations.ManyRelatedField)
+        if plain and type(field).get_attribute is fields.Field.get_attribute:
+            # A value field reading the column as DRF would (e.g. choices, booleans, dates).
+            return model_field.attname, field.to_representation
         return None, None
 
 

@@ -7,12 +7,18 @@ where a client starts, and is `null` on later cursor pages, so paging never re-c
 
 `?page=N` still works as it did in v1 (page numbers with a count on every page), for clients
 written against it; it is an OFFSET, so it slows with depth.
+
+A view may know a cheaper way to count its whole, unfiltered list (`count_unfiltered()`, e.g.
+a partner's families counted from its shares): the first page uses it when the request has no
+query parameter but the page's own, so nothing narrows the list.
 """
 
 from __future__ import annotations
 
 from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.response import Response
+
+from .filters import has_filter_parameters
 
 
 class PageNumberCountPagination(PageNumberPagination):
@@ -37,8 +43,14 @@ class StandardPagination(CursorPagination):
             # The same order as the cursor pages, so a client can switch between them.
             return self._page_numbers.paginate_queryset(queryset.order_by(self.ordering), request, view)
         first_page = request.query_params.get(self.cursor_query_param) is None
-        self.count = queryset.count() if first_page else None
+        self.count = self._count(queryset, request, view) if first_page else None
         return super().paginate_queryset(queryset, request, view)
+
+    def _count(self, queryset, request, view) -> int:
+        count_unfiltered = getattr(view, "count_unfiltered", None)
+        if count_unfiltered is not None and not has_filter_parameters(request):
+            return count_unfiltered()
+        return queryset.count()
 
     def get_paginated_response(self, data):
         if self._page_numbers is not None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from cases.access import visible_families
+from cases.api.base import FastReadMixin
 from cases.models import (
     Agency,
     Family,
@@ -33,13 +34,13 @@ class AgencySerializer(serializers.ModelSerializer):
         fields = ["id", "name", "kind", "phone", "updated_at"]
 
 
-class MemberBriefSerializer(serializers.ModelSerializer):
+class MemberBriefSerializer(FastReadMixin, serializers.ModelSerializer):
     class Meta:
         model = Member
         fields = ["id", "given_name", "family_name", "role", "date_of_birth", "lives_in_household"]
 
 
-class FamilySerializer(serializers.ModelSerializer):
+class FamilySerializer(FastReadMixin, serializers.ModelSerializer):
     team = serializers.PrimaryKeyRelatedField(
         queryset=Team.objects.all(), required=False, help_text="The owning team; the creator's team unless given."
     )

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 
 from audit.services import audit_reads
 from cases import selectors, services
+from cases.access import visible_family_count
 from cases.models import Agency, Family, FamilyShare, InformationGap, Member, Relationship
 
 from .base import AuditReadsMixin, ServiceViewSet, UpdatedSinceFilterSet, UtcIsoDateTimeField
@@ -69,6 +70,11 @@ class FamilyViewSet(ServiceViewSet):
 
     def selector(self):
         return selectors.family_list(user=self.request.user).order_by("id")
+
+    def count_unfiltered(self) -> int:
+        """The first page's count when nothing narrows the list: every family the caller may see
+        (the selector is `visible_families` and no more), counted the cheapest way."""
+        return visible_family_count(self.request.user)
 
     def perform_service_create(self, data):
         return services.family_create(actor=self.request.user, **data)

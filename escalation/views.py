@@ -27,6 +27,7 @@ from cases.service_utils import ConflictError
 from . import selectors
 from .forms import ActionForm, DashboardFilterForm, EscalateForm
 from .models import EscalationPrompt
+from .presenters import prompt_table_rows
 from .services.prompts import can_act_on_prompt, prompt_acknowledge, prompt_action, prompt_escalate
 
 PAGE_SIZE = 25
@@ -36,8 +37,10 @@ def _is_manager(user) -> bool:
     return user.role == Role.MANAGER or user.is_platform_admin
 
 
-def _filters(request: HttpRequest, *, teams=None) -> tuple[DashboardFilterForm, selectors.DashboardFilters]:
-    form = DashboardFilterForm(request.GET or None, user=request.user, teams=teams)
+def _filters(
+    request: HttpRequest, *, teams=None, people=None
+) -> tuple[DashboardFilterForm, selectors.DashboardFilters]:
+    form = DashboardFilterForm(request.GET or None, user=request.user, teams=teams, people=people)
     data = valid_filters(form)
     # No `status` in the URL (the first page, a "Next" link from it) means open or acknowledged.
     status = data.get("status", "active") if "status" in request.GET else "active"
@@ -58,16 +61,19 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     """Managers and heads of service: the team's prompts; practitioners: their own ("my prompts")."""
     if request.user.role == Role.PARTNER:
         raise PermissionDenied("The escalation dashboard is for the owning service.")
-    teams = selectors.visible_team_list(user=request.user)
-    form, filters = _filters(request, teams=teams)
-    manager = _is_manager(request.user)
+    user = request.user
+    teams = selectors.visible_team_list(user=user)
+    people = selectors.team_members(team_id=user.team_id)
+    form, filters = _filters(request, teams=teams, people=people)
+    manager = _is_manager(user)
     partial = bool(request.htmx and request.htmx.target == "prompt-list")
     # The list's ids in order, its counts and (for the charts) the open prompts' ages: one query.
-    summary = selectors.dashboard_summary(user=request.user, filters=filters, with_ages=manager and not partial)
+    summary = selectors.dashboard_summary(user=user, filters=filters, with_ages=manager and not partial)
     paginator = Paginator(summary.ids, PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
-    page.object_list = selectors.dashboard_page(user=request.user, ids=list(page.object_list))
-    audit_reads(actor=request.user, model=EscalationPrompt, rows=[(p.pk, p.family_id) for p in page.object_list])
+    rows = selectors.dashboard_page(summary=summary, ids=page.object_list)
+    audit_reads(actor=user, model=EscalationPrompt, rows=[(r["id"], r["family_id"]) for r in rows])
+    page.object_list = prompt_table_rows(rows, overdue_ids=summary.overdue_ids)
     query = request.GET.copy()
     query.pop("page", None)
     context = {
@@ -81,8 +87,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     if partial:
         return render(request, "escalation/_prompt_table.html", context)
     if manager:
-        context["workload"] = selectors.team_workload(user=request.user, team_id=filters.team)
-        context["charts"] = selectors.chart_data_cached(user=request.user, teams=teams, ages=summary.ages)
+        workload_team = filters.team or user.team_id
+        context["workload"] = selectors.team_workload(
+            user=user, team_id=filters.team, teams=teams, members=people if workload_team == user.team_id else None
+        )
+        context["charts"] = selectors.chart_data_cached(user=user, teams=teams, ages=summary.ages)
     return render(request, "escalation/dashboard.html", context)
 
 

@@ -54,7 +54,14 @@ REFERRER_CONTACT = "07700 900813 / xq.pemberthwaite@example.net"
 SUPPORTING = "Ysolde Vantwerpen, family support worker at Kestrelmoor Hub"
 MARKERS = (REFERRER_NAME, REFERRER_CONTACT, SUPPORTING)
 # Fragments too, in case a value were truncated, re-cased or re-formatted on the way out.
-FRAGMENTS = ("quorrowby", "pemberthwaite", "900813", "ysolde", "vantwerpen", "kestrelmoor")
+FRAGMENTS = (
+    "quorrowby",
+    "pemberthwaite",
+    "07700 900813",  # the digits alone can occur in a timestamp
+    "ysolde",
+    "vantwerpen",
+    "kestrelmoor",
+)
 CONFIDENTIAL_KEYS = ("referrer_name", "referrer_contact", "supporting_professional")
 OUTSIDE_THE_OWNING_TEAM = ["partner", "unshared_partner", "ended_share_partner", "other_team", "admin"]
 

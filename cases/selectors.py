@@ -85,6 +85,11 @@ class ChronologyEntry:
 CHRONOLOGY_KINDS = ("referral", "visit", "appointment", "lead_professional", "share", "note", "flag", "prompt")
 
 
+def _person(first: str | None, last: str | None, username: str | None) -> str:
+    """`str(user)` from its columns: the full name, else the username."""
+    return f"{first or ''} {last or ''}".strip() or (username or "")
+
+
 def family_chronology(
     *,
     user: User,
@@ -92,17 +97,22 @@ def family_chronology(
     kinds: set[str] | None = None,
     agency_id: int | None = None,
     updated_since: dt.datetime | None = None,
+    shares: list[FamilyShare] | None = None,
 ) -> list[ChronologyEntry]:
     """One time-ordered view of the family across agencies, derived from the records.
 
-    One query per source, whatever the family's size. The confidential referrer is never part
-    of a summary, so the chronology is safe to show anyone who may see the family.
+    One query per source, whatever the family's size, each reading only the columns its summary
+    needs (no model instances). `shares`, the family's shares with their agencies when the caller
+    has them already (the family page does), saves the shares query. The confidential referrer is
+    never read, so the chronology is safe to show anyone who may see the family.
     """
-    from referrals.models import Concern, ReferralSource
+    from escalation.models import PromptEventKind, PromptLevel
+    from referrals.models import Concern, ReferralDecision, ReferralSource
     from visits.models import AppointmentKind, AppointmentStatus, VisitStatus
 
     kinds = set(kinds or CHRONOLOGY_KINDS)
     entries: list[ChronologyEntry] = []
+    add = entries.append
     home_agency = family.team.agency
 
     def wanted(kind: str, entry_agency_id: int | None) -> bool:
@@ -112,96 +122,137 @@ def family_chronology(
         return qs.filter(updated_at__gte=updated_since) if updated_since else qs
 
     if wanted("referral", home_agency.pk):
-        for r in since(family.referrals.all()):
-            concerns = ", ".join(Concern(c).label.lower() for c in r.concerns if c in Concern.values)
-            summary = f"Referral from {ReferralSource(r.source).label.lower()}: {concerns}."
-            if r.decision:
-                summary += f" Decision: {r.get_decision_display().lower()}."
-            entries.append(ChronologyEntry(r.received_at, "referral", summary, home_agency.name, r.pk, r.updated_at))
+        decisions = dict(ReferralDecision.choices)
+        concern_labels = {value: label.lower() for value, label in Concern.choices}
+        for pk, received_at, source, concerns, decision, updated_at in since(family.referrals.all()).values_list(
+            "pk", "received_at", "source", "concerns", "decision", "updated_at"
+        ):
+            named = ", ".join(concern_labels[c] for c in concerns if c in concern_labels)
+            summary = f"Referral from {ReferralSource(source).label.lower()}: {named}."
+            if decision:
+                summary += f" Decision: {str(decisions.get(decision, decision)).lower()}."
+            add(ChronologyEntry(received_at, "referral", summary, home_agency.name, pk, updated_at))
 
     if "visit" in kinds:
-        for v in since(family.visits.select_related("agency")):
-            if not wanted("visit", v.agency_id):
-                continue
-            kind = "Planned visit" if v.planned else "Unplanned visit"
-            summary = f"{kind}: {VisitStatus(v.status).label.lower()}."
-            if v.purpose:
-                summary += f" Purpose: {v.purpose}"
-            entries.append(ChronologyEntry(v.scheduled_for, "visit", summary, v.agency.name, v.pk, v.updated_at))
+        visits = since(family.visits.all())
+        if agency_id is not None:
+            visits = visits.filter(agency_id=agency_id)
+        for pk, at, planned, status, purpose, agency_name, updated_at in visits.values_list(
+            "pk", "scheduled_for", "planned", "status", "purpose", "agency__name", "updated_at"
+        ):
+            summary = f"{'Planned' if planned else 'Unplanned'} visit: {VisitStatus(status).label.lower()}."
+            if purpose:
+                summary += f" Purpose: {purpose}"
+            add(ChronologyEntry(at, "visit", summary, agency_name, pk, updated_at))
 
     if "appointment" in kinds:
-        for a in since(family.appointments.select_related("agency", "member")):
-            if not wanted("appointment", a.agency_id):
-                continue
-            critical = " (critical)" if a.critical else ""
+        appointments = since(family.appointments.all())
+        if agency_id is not None:
+            appointments = appointments.filter(agency_id=agency_id)
+        for pk, at, given, family_name, kind, critical, status, agency_name, updated_at in appointments.values_list(
+            "pk",
+            "scheduled_for",
+            "member__given_name",
+            "member__family_name",
+            "kind",
+            "critical",
+            "status",
+            "agency__name",
+            "updated_at",
+        ):
             summary = (
-                f"{a.member.given_name} {a.member.family_name}: {AppointmentKind(a.kind).label}{critical} — "
-                f"{AppointmentStatus(a.status).label.lower()}."
+                f"{given} {family_name}: {AppointmentKind(kind).label}{' (critical)' if critical else ''} — "
+                f"{AppointmentStatus(status).label.lower()}."
             )
-            entries.append(ChronologyEntry(a.scheduled_for, "appointment", summary, a.agency.name, a.pk, a.updated_at))
+            add(ChronologyEntry(at, "appointment", summary, agency_name, pk, updated_at))
 
     if "lead_professional" in kinds:
-        for h in lead_history(family=family):
-            if not wanted("lead_professional", h.user.agency_id):
-                continue
-            summary = f"{h.user} became lead professional."
-            updated = h.ended_at or h.started_at
+        history = family.lead_history.all()
+        if agency_id is not None:
+            history = history.filter(user__agency_id=agency_id)
+        for pk, started_at, ended_at, first, last, username, agency_name in history.values_list(
+            "pk",
+            "started_at",
+            "ended_at",
+            "user__first_name",
+            "user__last_name",
+            "user__username",
+            "user__agency__name",
+        ):
+            updated = ended_at or started_at
             if updated_since and updated < updated_since:
                 continue
-            agency_name = h.user.agency.name if h.user.agency else ""
-            entries.append(ChronologyEntry(h.started_at, "lead_professional", summary, agency_name, h.pk, updated))
+            summary = f"{_person(first, last, username)} became lead professional."
+            add(ChronologyEntry(started_at, "lead_professional", summary, agency_name or "", pk, updated))
 
-    if "share" in kinds:
+    if "share" in kinds and wanted("share", home_agency.pk):
         # A partner sees only its own agency's shares, here as in the shares list.
-        for s in since(share_list(user=user, family=family)):
-            if not wanted("share", home_agency.pk):
+        if shares is None:
+            shares = list(share_list(user=user, family=family))
+        elif user.role == Role.PARTNER:
+            shares = [s for s in shares if s.agency_id == user.agency_id]
+        for s in shares:
+            if updated_since and s.updated_at < updated_since:
                 continue
             summary = f"Record shared with {s.agency.name}: {s.purpose}"
             if s.ends:
                 summary += f" (until {s.ends:%-d %b %Y})"
             started = dt.datetime.combine(s.starts, dt.time.min, tzinfo=dt.UTC)
-            entries.append(
-                ChronologyEntry(max(started, s.created_at), "share", summary, home_agency.name, s.pk, s.updated_at)
-            )
+            add(ChronologyEntry(max(started, s.created_at), "share", summary, home_agency.name, s.pk, s.updated_at))
             if s.ended_at:
                 ended = f"Sharing with {s.agency.name} ended."
-                entries.append(ChronologyEntry(s.ended_at, "share", ended, home_agency.name, s.pk, s.updated_at))
+                add(ChronologyEntry(s.ended_at, "share", ended, home_agency.name, s.pk, s.updated_at))
 
     if "note" in kinds:
-        for n in since(CaseNote.objects.filter(family=family).select_related("agency")):
-            if not wanted("note", n.agency_id):
-                continue
-            agency_name = n.agency.name if n.agency else ""
-            entries.append(ChronologyEntry(n.at, "note", n.text, agency_name, n.pk, n.updated_at))
+        notes = since(CaseNote.objects.filter(family=family))
+        if agency_id is not None:
+            notes = notes.filter(agency_id=agency_id)
+        rows = notes.values_list("pk", "at", "text", "agency__name", "updated_at")
+        for pk, at, text, agency_name, updated_at in rows:
+            add(ChronologyEntry(at, "note", text, agency_name or "", pk, updated_at))
 
     if "flag" in kinds and agency_id in (None, home_agency.pk):
         from escalation.models import Flag
 
-        for f in since(Flag.objects.filter(family=family)):
-            entries.append(
-                ChronologyEntry(f.first_seen, "flag", f"Flag raised ({f.severity}): {f.detail}", "", f.pk, f.updated_at)
-            )
-            if f.resolved_at:
-                entries.append(
-                    ChronologyEntry(
-                        f.resolved_at, "flag", f"Flag resolved: {f.rule.replace('_', ' ')}.", "", f.pk, f.updated_at
-                    )
-                )
+        for pk, first_seen, severity, detail, resolved_at, rule, updated_at in since(
+            Flag.objects.filter(family=family)
+        ).values_list("pk", "first_seen", "severity", "detail", "resolved_at", "rule", "updated_at"):
+            add(ChronologyEntry(first_seen, "flag", f"Flag raised ({severity}): {detail}", "", pk, updated_at))
+            if resolved_at:
+                resolved = f"Flag resolved: {rule.replace('_', ' ')}."
+                add(ChronologyEntry(resolved_at, "flag", resolved, "", pk, updated_at))
 
     if "prompt" in kinds and agency_id in (None, home_agency.pk):
         from escalation.models import PromptEvent
 
-        events = PromptEvent.objects.filter(prompt__family=family).select_related("prompt__flag", "actor")
+        events = PromptEvent.objects.filter(prompt__family=family)
         if updated_since:
             events = events.filter(at__gte=updated_since)
-        for e in events:
-            who = f" by {e.actor}" if e.actor else ""
-            summary = f"Escalation prompt ({e.prompt.get_level_display().lower()}) {e.get_kind_display().lower()}{who}"
-            summary += f" — {e.prompt.flag.rule.replace('_', ' ')}."
-            for label, text in (("Action", e.action_taken), ("Rationale", e.rationale), ("Reason", e.reason)):
+        levels, event_kinds = dict(PromptLevel.choices), dict(PromptEventKind.choices)
+        for row in events.values_list(
+            "pk",
+            "at",
+            "kind",
+            "action_taken",
+            "rationale",
+            "reason",
+            "prompt__level",
+            "prompt__flag__rule",
+            "actor_id",
+            "actor__first_name",
+            "actor__last_name",
+            "actor__username",
+        ):
+            pk, at, kind, action_taken, rationale, reason, level, rule, actor_id, first, last, username = row
+            who = f" by {_person(first, last, username)}" if actor_id else ""
+            summary = (
+                f"Escalation prompt ({levels.get(level, level).lower()}) {event_kinds.get(kind, kind).lower()}{who}"
+                f" — {rule.replace('_', ' ')}."
+            )
+            for label, text in (("Action", action_taken), ("Rationale", rationale), ("Reason", reason)):
                 if text:
                     summary += f" {label}: {text}"
-            entries.append(ChronologyEntry(e.at, "prompt", summary, home_agency.name, e.pk, e.at))
+            add(ChronologyEntry(at, "prompt", summary, home_agency.name, pk, at))
 
     entries.sort(key=lambda e: (e.at, e.kind, e.record_id), reverse=True)
     return entries
@@ -283,10 +334,11 @@ class Involved:
     people: dict[int, dict]
 
 
-def team_around_family(*, user: User, family: Family) -> list[Involved]:
+def team_around_family(*, user: User, family: Family, shares: list[FamilyShare] | None = None) -> list[Involved]:
     """Every agency and professional involved with the family in the last year, with contacts:
     the owning team, the lead professional, whoever visited, the agencies of appointments and those
-    the record is shared with (Child K, seed 004: "find out about each other's roles"). Three queries."""
+    the record is shared with (Child K, seed 004: "find out about each other's roles"). Three queries,
+    two when the caller passes the family's `shares` (with their agencies) it has already read."""
     from django.utils import timezone
 
     from visits.models import Appointment, Visit
@@ -347,13 +399,17 @@ def team_around_family(*, user: User, family: Family) -> list[Involved]:
         agency(row["agency_id"], row["agency__name"], row["agency__kind"], row["agency__phone"]).roles.add(
             "appointments"
         )
-    from .access import current_shares
+    if shares is None:
+        from .access import current_shares
 
-    shares = current_shares().filter(family=family).select_related("agency")
+        current = list(current_shares().filter(family=family).select_related("agency"))
+    else:
+        today = timezone.localdate()
+        current = [s for s in shares if s.is_current(today)]
     if user.role == Role.PARTNER:
         # A partner sees only its own agency's share, as in the shares list and the chronology.
-        shares = shares.filter(agency_id=user.agency_id)
-    for share in shares:
+        current = [s for s in current if s.agency_id == user.agency_id]
+    for share in current:
         agency(share.agency_id, share.agency.name, share.agency.kind, share.agency.phone).roles.add(
             "record shared" + (f" until {share.ends:%-d %b %Y}" if share.ends else "")
         )
@@ -393,6 +449,7 @@ def family_gaps_now(*, family: Family) -> list[dict]:
     """What is missing about the family right now, worked out by the same rule the checks run
     (escalation/rules/missing_family_details.py), so the page and the flag never disagree."""
     from django.utils import timezone
+    from django.utils.functional import SimpleLazyObject
 
     from escalation.models import CheckSettings
     from escalation.rules import Scope
@@ -400,7 +457,9 @@ def family_gaps_now(*, family: Family) -> list[dict]:
 
     if family.status != "open":
         return []
-    scope = Scope(families=Family.objects.filter(pk=family.pk), as_of=timezone.now(), cfg=CheckSettings.load())
+    # The settings are read only if the rule asks for them (this one has no thresholds to read).
+    cfg = SimpleLazyObject(CheckSettings.load)
+    scope = Scope(families=Family.objects.filter(pk=family.pk), as_of=timezone.now(), cfg=cfg)
     findings = MissingFamilyDetails().evaluate(scope)
     return findings[0].evidence["issues"] if findings else []
 

@@ -63,7 +63,9 @@ def _chronology_context(request: HttpRequest, family: Family) -> dict:
     agency = request.GET.get("agency") or ""
     kinds = {kind} if kind in KIND_LABELS else None
     agency_id = int(agency) if agency.isdigit() else None
-    entries = selectors.family_chronology(user=request.user, family=family, kinds=kinds, agency_id=agency_id)
+    entries = selectors.family_chronology(
+        user=request.user, family=family, kinds=kinds, agency_id=agency_id, shares=list(family.shares.all())
+    )
     page = Paginator(entries, CHRONOLOGY_PAGE_SIZE).get_page(request.GET.get("page"))
     return {
         "chronology": page,
@@ -90,7 +92,7 @@ def family_detail(request: HttpRequest, family_id: int) -> HttpResponse:
         return render(request, "cases/_chronology.html", {"family": family, **chronology})
     # The page shows the whole record (household, flags, chronology): one VIEW row for the family.
     audit_read(actor=request.user, instance=family, family_id=family.pk)
-    team = selectors.team_around_family(user=request.user, family=family)
+    team = selectors.team_around_family(user=request.user, family=family, shares=list(family.shares.all()))
     context = {
         "family": family,
         "household": selectors.household(family=family),

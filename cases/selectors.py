@@ -32,6 +32,19 @@ def family_list(*, user: User) -> QuerySet[Family]:
     )
 
 
+# The columns of a member that a family's list entry shows (`MemberBriefSerializer`).
+MEMBER_BRIEF_FIELDS = ("id", "family_id", "given_name", "family_name", "role", "date_of_birth", "lives_in_household")
+
+
+def family_list_brief(*, user: User) -> QuerySet[Family]:
+    """Families as a list shows them: the family's own columns, no joins, and in `member_rows`
+    each member's brief columns. One query for the families and one for all their members; the
+    members go straight into a list (`to_attr`), where a prefetch into `family.members` builds a
+    queryset per family (a third of a 50-family API page's time)."""
+    members = Member.objects.only(*MEMBER_BRIEF_FIELDS).order_by("id")
+    return visible_families(user).prefetch_related(Prefetch("members", queryset=members, to_attr="member_rows"))
+
+
 def family_get_for_user(*, user: User, family_id) -> Family:
     """The family if the user may see it, else 404 (never 403: ids must not be probeable)."""
     return get_object_or_404(family_list(user=user), pk=family_id)

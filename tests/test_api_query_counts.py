@@ -92,7 +92,7 @@ def grow(team, health_agency, practitioner):
 
 # Per list, the queries expected today (token auth is one query: token joined to its user):
 LISTS = {
-    # token; COUNT; families joined to team, agency and lead professional; members prefetch
+    # token; COUNT; families (their own columns); the members of the page, brief columns, in one list
     "/api/v1/families/": 4,
     # token; COUNT; members joined to family
     "/api/v1/members/": 3,

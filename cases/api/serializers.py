@@ -34,10 +34,20 @@ class AgencySerializer(serializers.ModelSerializer):
         fields = ["id", "name", "kind", "phone", "updated_at"]
 
 
+class MemberBriefListSerializer(serializers.ListSerializer):
+    """A family's members: the list `selectors.family_list_brief` read for the whole page, when
+    the family came from it, else `family.members`."""
+
+    def get_attribute(self, instance):
+        rows = getattr(instance, "member_rows", None)
+        return rows if rows is not None else super().get_attribute(instance)
+
+
 class MemberBriefSerializer(FastReadMixin, serializers.ModelSerializer):
     class Meta:
         model = Member
         fields = ["id", "given_name", "family_name", "role", "date_of_birth", "lives_in_household"]
+        list_serializer_class = MemberBriefListSerializer
 
 
 class FamilySerializer(FastReadMixin, serializers.ModelSerializer):

@@ -69,6 +69,8 @@ class FamilyViewSet(ServiceViewSet):
     audit_family_attr = "pk"
 
     def selector(self):
+        if self.action == "list":
+            return selectors.family_list_brief(user=self.request.user).order_by("id")
         return selectors.family_list(user=self.request.user).order_by("id")
 
     def count_unfiltered(self) -> int:

@@ -47,3 +47,33 @@ def test_chronology_and_lead_professional(api, family, practitioner, teammate, c
     assert response.status_code == 200
     kinds = [e["kind"] for e in response.json()["results"]]
     assert "lead_professional" in kinds
+
+
+def test_a_family_lists_its_members_as_its_own_page_shows_them(api, practitioner, team):
+    """The list reads the page's members in one query into a list; the family's own URL reads
+    `family.members`. Both give the same brief entries, in the order they were recorded."""
+    import datetime as dt
+
+    from cases.tests.factories import FamilyFactory, MemberFactory
+
+    family = FamilyFactory(team=team)
+    MemberFactory(family=family, role="mother", given_name="Amy", date_of_birth=dt.date(1990, 5, 1))
+    MemberFactory(family=family, role="child", given_name="Kai", lives_in_household=True)
+    MemberFactory(family=family, role="father", given_name="Lee", lives_in_household=False, date_of_birth=None)
+    FamilyFactory(team=team)  # a family with no one recorded yet
+    client = api.as_user(practitioner)
+
+    listed = {f["id"]: f for f in client.get("/api/v1/families/").json()["results"]}
+    alone = client.get(f"/api/v1/families/{family.pk}/").json()
+
+    assert listed[family.pk]["members"] == alone["members"]
+    assert [m["given_name"] for m in alone["members"]] == ["Amy", "Kai", "Lee"]
+    assert alone["members"][0] == {
+        "id": alone["members"][0]["id"],
+        "given_name": "Amy",
+        "family_name": alone["members"][0]["family_name"],
+        "role": "mother",
+        "date_of_birth": "1990-05-01",
+        "lives_in_household": True,
+    }
+    assert [f["members"] for f in listed.values() if f["id"] != family.pk] == [[]]

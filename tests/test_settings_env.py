@@ -31,3 +31,16 @@ def test_integers_and_lists(monkeypatch):
         env_int("X_INT", 1)
     monkeypatch.setenv("X_LIST", "a.example, b.example,")
     assert env_list("X_LIST", []) == ["a.example", "b.example"]
+
+
+@pytest.mark.django_db
+def test_database_connections_use_no_parallel_query_workers_by_default():
+    """Short queries on a small, busy machine: a parallel plan's workers cost more than they save
+    (DATABASE_PARALLEL_WORKERS allows them on a bigger database server)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL setting")
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW max_parallel_workers_per_gather")
+        assert cursor.fetchone()[0] == "0"

@@ -91,6 +91,13 @@ def _limits(lim: dict) -> list[str]:
             )
         else:
             lines.append(f"| API: the 1,000th cursor page of 10 (no OFFSET) | {d['median_ms']} ({d['p95_ms']}) | | | |")
+    if "raw_sql_serial" in c:
+        lines += [
+            "",
+            f"The raw query ran both ways each time: {c['raw_sql_serial']['median_ms']} ms as the project's "
+            f"connections run (no parallel workers) and {c['raw_sql_parallel']['median_ms']} ms with two "
+            "parallel workers allowed; the faster is the minimal figure.",
+        ]
     lines += ["", "### Query plans (EXPLAIN ANALYZE)", "", "| query | time ms | indexes used | plan (top nodes) |"]
     lines.append("| --- | ---: | --- | --- |")
     for name, e in lim.get("explain", {}).items():

@@ -458,23 +458,23 @@ def household(*, family: Family) -> dict:
     }
 
 
-def family_gaps_now(*, family: Family) -> list[dict]:
-    """What is missing about the family right now, worked out by the same rule the checks run
-    (escalation/rules/missing_family_details.py), so the page and the flag never disagree."""
+def family_gaps_now(*, family: Family, unresolved_gaps: list[InformationGap]) -> list[dict]:
+    """What is missing about the family right now, worked out by the rule the checks run
+    (escalation/rules/missing_family_details.py), so the page and the flag never disagree. Reads
+    the family's members and relationships as prefetched and its unresolved gaps as given: no query."""
     from django.utils import timezone
-    from django.utils.functional import SimpleLazyObject
 
-    from escalation.models import CheckSettings
-    from escalation.rules import Scope
-    from escalation.rules.missing_family_details import MissingFamilyDetails
+    from escalation.rules.missing_family_details import issues_for_family
 
     if family.status != "open":
         return []
-    # The settings are read only if the rule asks for them (this one has no thresholds to read).
-    cfg = SimpleLazyObject(CheckSettings.load)
-    scope = Scope(families=Family.objects.filter(pk=family.pk), as_of=timezone.now(), cfg=cfg)
-    findings = MissingFamilyDetails().evaluate(scope)
-    return findings[0].evidence["issues"] if findings else []
+    return issues_for_family(
+        family=family,
+        members=family.members.all(),
+        relationships=family.relationships.all(),
+        unresolved_gaps=unresolved_gaps,
+        today=timezone.localdate(),
+    )
 
 
 SEARCH_LIMIT = 30

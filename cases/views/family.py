@@ -93,11 +93,12 @@ def family_detail(request: HttpRequest, family_id: int) -> HttpResponse:
     # The page shows the whole record (household, flags, chronology): one VIEW row for the family.
     audit_read(actor=request.user, instance=family, family_id=family.pk)
     team = selectors.team_around_family(user=request.user, family=family, shares=list(family.shares.all()))
+    open_gaps = list(selectors.gap_list(family=family))
     context = {
         "family": family,
         "household": selectors.household(family=family),
-        "gaps_now": selectors.family_gaps_now(family=family),
-        "open_gaps": list(selectors.gap_list(family=family)),
+        "gaps_now": selectors.family_gaps_now(family=family, unresolved_gaps=open_gaps),
+        "open_gaps": open_gaps,
         "team_around": team,
         "agencies": [(e.agency_id, e.agency) for e in team],
         "flags": list(

@@ -26,6 +26,92 @@ from .base import Finding, Scope, fmt_date
 # Gap subjects that explain a missing parent for every child of the family (a gap recorded on the
 # child itself explains it for that child).
 PARENT_GAP_SUBJECTS = ("father", "mother", "parent", "other_parent", "parents")
+# A child should have this many parents recorded.
+PARENTS_EXPECTED = 2
+# Roles held to the date-of-birth test when in the household (a sibling may be a child or an adult).
+NOT_ADULT_ROLES = (MemberRole.CHILD, MemberRole.SIBLING)
+
+
+# The issues, worded once for both ways of finding them (a chunk of families in SQL, one family
+# already in memory).
+
+
+def _parents_missing(member_id: int, given: str, family_name: str, parents: int) -> dict:
+    recorded = f"{parents or 'no'} parent{'' if parents == 1 else 's'}"
+    return {
+        "issue": "child_parents_missing",
+        "member": member_id,
+        "parents_recorded": parents,
+        "text": f"{given} {family_name} has {recorded} recorded",
+    }
+
+
+def _no_contact(member_id: int, given: str, family_name: str, role: str) -> dict:
+    return {
+        "issue": "lives_elsewhere_no_contact",
+        "member": member_id,
+        "text": f"{given} {family_name} ({MemberRole(role).label.lower()}) lives elsewhere and has no phone or address",
+    }
+
+
+def _no_date_of_birth(member_id: int, given: str, family_name: str) -> dict:
+    return {
+        "issue": "adult_no_date_of_birth",
+        "member": member_id,
+        "text": f"{given} {family_name} has no date of birth",
+    }
+
+
+def _significant_adults() -> dict:
+    return {
+        "issue": "significant_adults_unanswered",
+        "text": "the family has not been asked about other significant adults (partners living elsewhere included)",
+    }
+
+
+def _revisit_due(gap_id: int, subject: str, revisit_on) -> dict:
+    return {
+        "issue": "gap_revisit_due",
+        "gap": gap_id,
+        "revisit_on": revisit_on.isoformat(),
+        "text": f"'{subject}' was due to be asked again on {fmt_date(revisit_on)}",
+    }
+
+
+def _in_order(found: list[dict]) -> list[dict]:
+    return sorted(found, key=lambda i: (i["issue"], i.get("member") or 0, i.get("gap") or 0))
+
+
+def issues_for_family(*, family: Family, members, relationships, unresolved_gaps, today) -> list[dict]:
+    """The rule for one open family whose record is in memory already (the family page has its
+    members, relationships and unresolved gaps): the same issues `evaluate` finds, without a query.
+    `escalation/tests/test_rule_missing_family_details.py` checks the two agree on varied families."""
+    explaining = [g for g in unresolved_gaps if g.revisit_on is None or g.revisit_on >= today]
+    explained_members = {g.member_id for g in explaining if g.member_id}
+    family_parent_gap = any(g.member_id is None and g.subject in PARENT_GAP_SUBJECTS for g in explaining)
+    by_role = sum(1 for m in members if m.role in PARENT_ROLES)
+    parent_links: dict[int, set[int]] = defaultdict(set)
+    for r in relationships:
+        if r.kind == RelationshipKind.PARENT_OF:
+            parent_links[r.to_member_id].add(r.pk)
+    found = []
+    for m in members:
+        if m.role == MemberRole.CHILD and not family_parent_gap and m.pk not in explained_members:
+            parents = len(parent_links[m.pk]) or by_role
+            if parents < PARENTS_EXPECTED:
+                found.append(_parents_missing(m.pk, m.given_name, m.family_name, parents))
+        if m.pk in explained_members:
+            continue
+        if not m.lives_in_household and m.contact_phone == "" and m.contact_address == "":
+            found.append(_no_contact(m.pk, m.given_name, m.family_name, m.role))
+        if m.date_of_birth is None and m.lives_in_household and m.role not in NOT_ADULT_ROLES:
+            found.append(_no_date_of_birth(m.pk, m.given_name, m.family_name))
+    if not family.significant_adults_confirmed:
+        found.append(_significant_adults())
+    for g in unresolved_gaps:
+        if g.revisit_on is not None and g.revisit_on < today:
+            found.append(_revisit_due(g.pk, g.subject, g.revisit_on))
+    return _in_order(found)
 
 
 def _open_gaps(scope: Scope):
@@ -70,16 +156,8 @@ class MissingFamilyDetails:
         for family_id, member_id, given, family_name, by_rel, by_role in children:
             # DESIGN 3: with no parent relationships recorded for a child, mother/father/step-parent count.
             parents = by_rel if by_rel else by_role
-            if parents < 2:
-                recorded = f"{parents or 'no'} parent{'' if parents == 1 else 's'}"
-                issues[family_id].append(
-                    {
-                        "issue": "child_parents_missing",
-                        "member": member_id,
-                        "parents_recorded": parents,
-                        "text": f"{given} {family_name} has {recorded} recorded",
-                    }
-                )
+            if parents < PARENTS_EXPECTED:
+                issues[family_id].append(_parents_missing(member_id, given, family_name, parents))
 
         # 2. Someone who lives elsewhere with no phone and no address.
         member_gap = gaps.filter(member_id=OuterRef("pk"))
@@ -91,62 +169,36 @@ class MissingFamilyDetails:
             .values_list("family_id", "id", "given_name", "family_name", "role")
         )
         for family_id, member_id, given, family_name, role in elsewhere:
-            issues[family_id].append(
-                {
-                    "issue": "lives_elsewhere_no_contact",
-                    "member": member_id,
-                    "text": f"{given} {family_name} ({MemberRole(role).label.lower()}) lives elsewhere "
-                    "and has no phone or address",
-                }
-            )
+            issues[family_id].append(_no_contact(member_id, given, family_name, role))
 
         # 3. Adults in the household with no date of birth (a sibling may be a child or an adult, so
         # is left out). Someone living elsewhere is held to the contact test above instead: issue 3
         # accepts an absent father recorded with a phone number as enough to close the gap.
         adults = (
             Member.objects.filter(family_id__in=families, date_of_birth__isnull=True, lives_in_household=True)
-            .exclude(role__in=(MemberRole.CHILD, MemberRole.SIBLING))
+            .exclude(role__in=NOT_ADULT_ROLES)
             .exclude(Exists(member_gap))
             .values_list("family_id", "id", "given_name", "family_name")
         )
         for family_id, member_id, given, family_name in adults:
-            issues[family_id].append(
-                {
-                    "issue": "adult_no_date_of_birth",
-                    "member": member_id,
-                    "text": f"{given} {family_name} has no date of birth",
-                }
-            )
+            issues[family_id].append(_no_date_of_birth(member_id, given, family_name))
 
         # 4. The "other significant adults" question not answered.
         for family_id in Family.objects.filter(id__in=families, significant_adults_confirmed=False).values_list(
             "id", flat=True
         ):
-            issues[family_id].append(
-                {
-                    "issue": "significant_adults_unanswered",
-                    "text": "the family has not been asked about other significant adults "
-                    "(partners living elsewhere included)",
-                }
-            )
+            issues[family_id].append(_significant_adults())
 
         # 5. Gaps whose revisit date has passed: ask again (repeated prompts).
         due = InformationGap.objects.filter(
             family_id__in=families, resolved_at__isnull=True, revisit_on__lt=scope.today
         ).values_list("family_id", "id", "subject", "revisit_on")
         for family_id, gap_id, subject, revisit_on in due:
-            issues[family_id].append(
-                {
-                    "issue": "gap_revisit_due",
-                    "gap": gap_id,
-                    "revisit_on": revisit_on.isoformat(),
-                    "text": f"'{subject}' was due to be asked again on {fmt_date(revisit_on)}",
-                }
-            )
+            issues[family_id].append(_revisit_due(gap_id, subject, revisit_on))
 
         findings = []
         for family_id, found in issues.items():
-            found.sort(key=lambda i: (i["issue"], i.get("member") or 0, i.get("gap") or 0))
+            found = _in_order(found)
             detail = "Missing family details: " + "; ".join(i["text"] for i in found) + "."
             findings.append(
                 Finding(

@@ -142,7 +142,8 @@ class Family(models.Model):
     local_authority = models.CharField(max_length=120, blank=True)
     level = models.CharField(max_length=20, choices=FamilyLevel.choices, default=FamilyLevel.EARLY_HELP)
     status = models.CharField(max_length=10, choices=FamilyStatus.choices, default=FamilyStatus.OPEN)
-    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="families")
+    # Indexed with the id (Meta.indexes), not alone: see migration 0007.
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="families", db_index=False)
     lead_professional = models.ForeignKey(
         User, on_delete=models.PROTECT, related_name="lead_for", null=True, blank=True
     )
@@ -172,7 +173,10 @@ class Family(models.Model):
     class Meta:
         ordering = ["name", "id"]
         verbose_name_plural = "families"
-        indexes = [models.Index(fields=["team", "status"], name="family_team_status")]
+        indexes = [
+            models.Index(fields=["team", "status"], name="family_team_status"),
+            models.Index(fields=["team", "id"], name="family_team_id"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.reference})"

@@ -144,8 +144,9 @@ class Family(models.Model):
     status = models.CharField(max_length=10, choices=FamilyStatus.choices, default=FamilyStatus.OPEN)
     # Indexed with the id (Meta.indexes), not alone: see migration 0007.
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="families", db_index=False)
+    # Indexed with the status (Meta.indexes), not alone: see migration 0008.
     lead_professional = models.ForeignKey(
-        User, on_delete=models.PROTECT, related_name="lead_for", null=True, blank=True
+        User, on_delete=models.PROTECT, related_name="lead_for", null=True, blank=True, db_index=False
     )
     # Child K (seed 002): the father, who lived elsewhere, was never recorded. The family must be
     # asked about other significant adults, partners living elsewhere included, and the answer kept.
@@ -176,6 +177,7 @@ class Family(models.Model):
         indexes = [
             models.Index(fields=["team", "status"], name="family_team_status"),
             models.Index(fields=["team", "id"], name="family_team_id"),
+            models.Index(fields=["lead_professional", "status"], name="family_lead_status"),
         ]
 
     def __str__(self) -> str:

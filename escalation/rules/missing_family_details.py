@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 
 from cases.models import PARENT_ROLES, Family, InformationGap, Member, MemberRole, RelationshipKind
@@ -131,8 +131,12 @@ class MissingFamilyDetails:
         issues: dict[int, list[dict]] = defaultdict(list)
 
         # 1. Children with fewer than two parents recorded, and no gap explaining why.
+        # Only what is filed under the child's own family counts (relationships and gaps alike), as
+        # `issues_for_family` reads it; the services never file one under another family anyway.
         parents_by_relationship = Count(
-            "relationships_to", filter=Q(relationships_to__kind=RelationshipKind.PARENT_OF), distinct=True
+            "relationships_to",
+            filter=Q(relationships_to__kind=RelationshipKind.PARENT_OF, relationships_to__family_id=F("family_id")),
+            distinct=True,
         )
         parents_by_role = (
             Member.objects.filter(family_id=OuterRef("family_id"), role__in=PARENT_ROLES)
@@ -160,7 +164,7 @@ class MissingFamilyDetails:
                 issues[family_id].append(_parents_missing(member_id, given, family_name, parents))
 
         # 2. Someone who lives elsewhere with no phone and no address.
-        member_gap = gaps.filter(member_id=OuterRef("pk"))
+        member_gap = gaps.filter(member_id=OuterRef("pk"), family_id=OuterRef("family_id"))
         elsewhere = (
             Member.objects.filter(
                 family_id__in=families, lives_in_household=False, contact_phone="", contact_address=""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.db.models import Prefetch
 
 from cases.models import GapReason, InformationGap, Relationship, RelationshipKind
 from cases.tests.factories import MemberFactory
@@ -397,6 +398,45 @@ def test_one_family_in_memory_finds_what_the_checks_find(team):
         "significant_adults_unanswered",
         "gap_revisit_due",
     }
+
+
+def test_only_what_is_filed_under_the_family_counts_for_it(team):
+    """A gap or a parent relationship filed under another family (the services refuse both; a
+    direct insert or an import could do it) counts for neither: not in the checks' SQL, not on the
+    family page."""
+    from cases.models import Family
+    from cases.tests.factories import FamilyFactory
+    from escalation.models import CheckSettings
+    from escalation.rules import Scope
+    from escalation.rules.missing_family_details import MissingFamilyDetails, issues_for_family
+
+    a = FamilyFactory(team=team, significant_adults_confirmed=True)
+    b = FamilyFactory(team=team, significant_adults_confirmed=True)
+    absent_father = MemberFactory(family=b, role="father", lives_in_household=False, date_of_birth=None)
+    InformationGap.objects.create(family=a, member=absent_father, subject="contact", reason=GapReason.NOT_ASKED)
+    c = FamilyFactory(team=team, significant_adults_confirmed=True)
+    d = FamilyFactory(team=team, significant_adults_confirmed=True)
+    child = MemberFactory(family=c)
+    mother = MemberFactory(family=c, role="mother")
+    other = MemberFactory(family=d, role="father")
+    Relationship.objects.create(family=c, from_member=mother, to_member=child, kind=RelationshipKind.PARENT_OF)
+    Relationship.objects.create(family=d, from_member=other, to_member=child, kind=RelationshipKind.PARENT_OF)
+
+    families = Family.objects.filter(pk__in=[a.pk, b.pk, c.pk, d.pk])
+    scope = Scope(families=families, as_of=AS_OF, cfg=CheckSettings.load())
+    by_sql = {f.family_id: f.evidence["issues"] for f in MissingFamilyDetails().evaluate(scope)}
+    for family in families.prefetch_related(Prefetch("members", queryset=family_members()), "relationships"):
+        unresolved = list(InformationGap.objects.filter(family=family, resolved_at__isnull=True))
+        in_memory = issues_for_family(
+            family=family,
+            members=family.members.all(),
+            relationships=family.relationships.all(),
+            unresolved_gaps=unresolved,
+            today=TODAY,
+        )
+        assert in_memory == by_sql.get(family.pk, []), family.pk
+    assert [i["issue"] for i in by_sql[b.pk]] == ["lives_elsewhere_no_contact"]
+    assert [(i["issue"], i["parents_recorded"]) for i in by_sql[c.pk]] == [("child_parents_missing", 1)]
 
 
 def family_members():

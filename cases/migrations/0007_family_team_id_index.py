@@ -7,30 +7,25 @@ dashboard's prompts of a team, a team's family count) read the index alone (8 pa
 51 rows for 52 pages. The index on team_id alone is then redundant, and every family write
 paid for it, so it goes.
 
-Both CONCURRENTLY on PostgreSQL, so families can be written meanwhile.
+Both CONCURRENTLY on PostgreSQL, so families can be written meanwhile; the old index goes only
+once the new one is valid (safeguarding/migration_indexes.py).
 """
 
 import django.db.models.deletion
 from django.db import migrations, models
 
+from safeguarding.migration_indexes import swap_index
+
 OLD = "cases_family_team_id_cfdeecc4"
 NEW = "family_team_id"
 
 
-def _concurrently(schema_editor) -> str:
-    return "CONCURRENTLY " if schema_editor.connection.vendor == "postgresql" else ""
-
-
 def forwards(apps, schema_editor):
-    c = _concurrently(schema_editor)
-    schema_editor.execute(f'CREATE INDEX {c}IF NOT EXISTS "{NEW}" ON "cases_family" ("team_id", "id")')
-    schema_editor.execute(f'DROP INDEX {c}IF EXISTS "{OLD}"')
+    swap_index(schema_editor, table="cases_family", new=NEW, new_columns=["team_id", "id"], old=OLD)
 
 
 def backwards(apps, schema_editor):
-    c = _concurrently(schema_editor)
-    schema_editor.execute(f'CREATE INDEX {c}IF NOT EXISTS "{OLD}" ON "cases_family" ("team_id")')
-    schema_editor.execute(f'DROP INDEX {c}IF EXISTS "{NEW}"')
+    swap_index(schema_editor, table="cases_family", new=OLD, new_columns=["team_id"], old=NEW)
 
 
 class Migration(migrations.Migration):

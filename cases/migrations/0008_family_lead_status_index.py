@@ -7,31 +7,26 @@ alone that fetched every one of the team's ~900 families from the table to read 
 mine" filter asks the same. The index on the lead alone is then redundant (this one also serves
 the PROTECT check when a user is deleted), and every family write paid for it, so it goes.
 
-Both CONCURRENTLY on PostgreSQL, so families can be written meanwhile.
+Both CONCURRENTLY on PostgreSQL, so families can be written meanwhile; the old index goes only
+once the new one is valid (safeguarding/migration_indexes.py).
 """
 
 import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+from safeguarding.migration_indexes import swap_index
+
 OLD = "cases_family_lead_professional_id_7ea462bd"
 NEW = "family_lead_status"
 
 
-def _concurrently(schema_editor) -> str:
-    return "CONCURRENTLY " if schema_editor.connection.vendor == "postgresql" else ""
-
-
 def forwards(apps, schema_editor):
-    c = _concurrently(schema_editor)
-    schema_editor.execute(f'CREATE INDEX {c}IF NOT EXISTS "{NEW}" ON "cases_family" ("lead_professional_id", "status")')
-    schema_editor.execute(f'DROP INDEX {c}IF EXISTS "{OLD}"')
+    swap_index(schema_editor, table="cases_family", new=NEW, new_columns=["lead_professional_id", "status"], old=OLD)
 
 
 def backwards(apps, schema_editor):
-    c = _concurrently(schema_editor)
-    schema_editor.execute(f'CREATE INDEX {c}IF NOT EXISTS "{OLD}" ON "cases_family" ("lead_professional_id")')
-    schema_editor.execute(f'DROP INDEX {c}IF EXISTS "{NEW}"')
+    swap_index(schema_editor, table="cases_family", new=OLD, new_columns=["lead_professional_id"], old=NEW)
 
 
 class Migration(migrations.Migration):

@@ -44,3 +44,28 @@ def test_database_connections_use_no_parallel_query_workers_by_default():
     with connection.cursor() as cursor:
         cursor.execute("SHOW max_parallel_workers_per_gather")
         assert cursor.fetchone()[0] == "0"
+
+
+def test_the_parallel_workers_setting_joins_the_urls_own_options(monkeypatch):
+    from safeguarding.settings.base import tune_database
+
+    def tuned(options=None):
+        db = {"ENGINE": "django.db.backends.postgresql", "OPTIONS": dict(options or {})}
+        return tune_database(db)["OPTIONS"]
+
+    monkeypatch.delenv("DATABASE_PARALLEL_WORKERS", raising=False)
+    assert tuned() == {"options": "-c max_parallel_workers_per_gather=0"}
+    assert tuned({"options": "-c statement_timeout=5000"}) == {
+        "options": "-c statement_timeout=5000 -c max_parallel_workers_per_gather=0"
+    }
+    monkeypatch.setenv("DATABASE_PARALLEL_WORKERS", "2")
+    assert tuned() == {"options": "-c max_parallel_workers_per_gather=2"}
+    # Behind a pooler that refuses startup options: nothing is sent.
+    monkeypatch.setenv("DATABASE_PARALLEL_WORKERS", "server")
+    assert tuned({"sslmode": "require"}) == {"sslmode": "require"}
+    for bad in ("-1", "two"):
+        monkeypatch.setenv("DATABASE_PARALLEL_WORKERS", bad)
+        with pytest.raises(ImproperlyConfigured, match="DATABASE_PARALLEL_WORKERS"):
+            tuned()
+    sqlite = {"ENGINE": "django.db.backends.sqlite3"}
+    assert tune_database(dict(sqlite)) == sqlite

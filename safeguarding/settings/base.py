@@ -102,10 +102,22 @@ def tune_database(db: dict) -> dict:
     queries are short (a page, a chunk of the checks), and on a small machine under load a
     parallel plan's workers start up and compete with the other requests for the same cores: the
     caseload's family query took 20 ms with them and 13 ms without (a bitmap scan instead of a
-    parallel sequential scan). A bigger database server can allow some (DATABASE_PARALLEL_WORKERS=2)."""
-    if db["ENGINE"] == "django.db.backends.postgresql":
-        workers = env_int("DATABASE_PARALLEL_WORKERS", 0)
-        db.setdefault("OPTIONS", {})["options"] = f"-c max_parallel_workers_per_gather={workers}"
+    parallel sequential scan). A bigger database server can allow some (DATABASE_PARALLEL_WORKERS=2).
+
+    The setting is sent with the connection (libpq `options`), added to any options the URL gives.
+    DATABASE_PARALLEL_WORKERS=server sends nothing and leaves the server's own setting: for a
+    connection pooler that refuses startup options (PgBouncer does by default), set
+    `max_parallel_workers_per_gather` on the server or the role instead."""
+    if db["ENGINE"] != "django.db.backends.postgresql":
+        return db
+    raw = env_str("DATABASE_PARALLEL_WORKERS").strip() or "0"
+    if raw == "server":
+        return db
+    if not raw.isdigit():
+        raise ImproperlyConfigured(f"DATABASE_PARALLEL_WORKERS={raw!r} is not a number of workers or 'server'.")
+    options = db.setdefault("OPTIONS", {})
+    given = options.get("options", "")
+    options["options"] = f"{given} -c max_parallel_workers_per_gather={int(raw)}".strip()
     return db
 
 

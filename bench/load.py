@@ -561,8 +561,8 @@ def _audit_micro(n: int) -> dict:
     """`audit_reads` alone for a family page (1 row), a caseload or dashboard page (25 rows) and an
     API list page (50 rows).
 
-    `statement`: the INSERT with its foreign-key check (the FK is deferred to commit, so the
-    constraints are made immediate), in a transaction rolled back: nothing kept.
+    `statement`: the INSERT alone, in a transaction rolled back: nothing kept (any deferred
+    constraint is made immediate; the actor has had no database foreign key since audit 0007).
     `with_commit`: the INSERT and its commit, as in a request (no ATOMIC_REQUESTS, so the rows
     are a write transaction of their own, with its WAL flush); these rows are kept, with the route
     `bench: audit overhead`.

@@ -160,7 +160,7 @@ def load_section(data: dict) -> list[str]:
             )
         lines += [
             "",
-            "`audit_reads` alone: the INSERT with its foreign-key check, rolled back (`statement`), and the "
+            "`audit_reads` alone: the INSERT in a transaction rolled back (`statement`), and the "
             "INSERT with its commit, as a request does it (`with commit`):",
             "",
             "| rows | statement p50 ms | statement p95 ms | with commit p50 ms | with commit p95 ms |",

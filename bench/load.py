@@ -897,6 +897,12 @@ def main() -> None:
     }
     path = write_json(data)
     print(f"bench: wrote {path.relative_to(ROOT)} in {data['run_seconds']} s", flush=True)
+    # docs/performance.md carries this run's load section too (it is rendered from both files).
+    if (DOCS / "performance.json").exists():
+        from bench.report import render
+
+        render()
+        print("bench: wrote docs/performance.md", flush=True)
     if args.keep:
         print(f"bench: kept {workdir}", flush=True)
 

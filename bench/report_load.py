@@ -140,23 +140,31 @@ def load_section(data: dict) -> list[str]:
         lines += [
             f"### Audit log of reads (budget: under {audit['budget_ms']} ms a request)",
             "",
-            "Whole requests in-process (Django test client, no network) on the full data set. *Audit call*: the "
-            "view's own audit call (one INSERT of the read rows, and its commit), timed where it happens inside "
-            "the requests: what audit logging adds to each. Cross-check: each page asked for twice in a row, "
-            "with the rows written and with the call replaced by a no-op, the order alternating; the median of "
-            "the paired differences (noisier: a difference of two whole requests).",
+            "Whole requests in-process (Django test client, no network) on the full data set, each page asked "
+            "for twice in a row, with its read rows and without them, the order alternating so drift cancels "
+            "out. The list pages write their read rows in the statement that reads the page (a data-modifying "
+            "CTE, `audit/reads.py`): what the log adds is the paired difference between that statement with the "
+            "log and the same statement without it (the ORM's own SQL), each timed where it runs inside the "
+            "requests. The family page writes its one row with a statement of its own (`audit_read`): what it "
+            "adds is that call, timed inside the requests. Cross-check: the median of the paired differences "
+            "of whole requests (noisier: a difference of two whole requests).",
             "",
-            "| request | rows written | audit call p50 ms | audit call p95 ms | request with / without p50 ms "
-            "| paired difference p50 ms | budget |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+            "| request | rows written | written by | adds p50 ms | adds p95 ms | page statement with / without "
+            "p50 ms | request with / without p50 ms | paired difference of requests p50 ms | budget |",
+            "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |",
         ]
         rows_written = {"page: family": 1, "page: caseload": 25, "page: dashboard": 25, "api: visits list": 50}
         for name, r in audit["requests"].items():
-            figure = r.get("audit_call_p50_ms", r["overhead_p50_ms"])
+            if "added_p50_ms" in r:  # written by the page's own statement
+                written, p50, p95 = "the page's statement", r["added_p50_ms"], r["added_p95_ms"]
+                statement = f"{r['statement_with_p50_ms']} / {r['statement_without_p50_ms']}"
+            else:  # a statement of its own (and every run before audit/reads.py)
+                written, p50, p95 = "its own statement", r["audit_call_p50_ms"], r["audit_call_p95_ms"]
+                statement = "–"
             lines.append(
-                f"| {name} | {rows_written.get(name, '')} | {r.get('audit_call_p50_ms', '–')} | "
-                f"{r.get('audit_call_p95_ms', '–')} | {r['with_audit_p50_ms']} / {r['without_audit_p50_ms']} | "
-                f"{r['overhead_p50_ms']} | {_met(figure < audit['budget_ms'])} |"
+                f"| {name} | {rows_written.get(name, '')} | {written} | {p50} | {p95} | {statement} | "
+                f"{r['with_audit_p50_ms']} / {r['without_audit_p50_ms']} | {r['overhead_p50_ms']} | "
+                f"{_met(p50 < audit['budget_ms'])} |"
             )
         lines += [
             "",
@@ -169,8 +177,8 @@ def load_section(data: dict) -> list[str]:
         for label, r in audit["micro"].items():
             s, c = r["statement"], r["with_commit"]
             lines.append(f"| {label} | {s['p50_ms']} | {s['p95_ms']} | {c['p50_ms']} | {c['p95_ms']} |")
-        worst = audit.get("worst_audit_call_p50_ms", audit.get("worst_overhead_p50_ms"))
-        lines += ["", f"Audit budget: {_met(audit['met'])} (slowest audit call, median: {worst} ms).", ""]
+        worst = audit.get("worst_cost_p50_ms", audit.get("worst_audit_call_p50_ms"))
+        lines += ["", f"Audit budget: {_met(audit['met'])} (the most it adds to a request, median: {worst} ms).", ""]
     return lines
 
 

@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
+from audit.reads import logged_reads
 from audit.services import audit_reads
 
 
@@ -171,8 +172,8 @@ def with_etag(response: Response, instance: Model) -> Response:
 
 
 class AuditReadsMixin:
-    """Every record a GET returns is written to the audit log as a VIEW, one INSERT per request:
-    the page of a list, or the one record of a detail. `audit_family_attr` names the attribute
+    """Every record a GET returns is written to the audit log as a VIEW: a list's page by the
+    query that reads it (audit.reads), the one record of a detail by one INSERT. `audit_family_attr` names the attribute
     holding each record's family id. Only records already fetched through a selector are
     logged, so a 404 logs no read."""
 
@@ -188,6 +189,17 @@ class AuditReadsMixin:
         )
 
     def paginate_queryset(self, queryset):
+        paginator = self.paginator
+        if paginator is not None and self.request.method in ("GET", "HEAD") and isinstance(queryset, QuerySet):
+            # The page's read rows are written by the query that reads the page (audit.reads);
+            # a cursor page reads one row past the page, which is not shown and not logged.
+            queryset = logged_reads(
+                queryset,
+                actor=self.request.user,
+                family=self.audit_family_attr,
+                first=paginator.get_page_size(self.request),
+            )
+            return super().paginate_queryset(queryset)
         page = super().paginate_queryset(queryset)
         if page is not None:
             self._audit(list(page))

@@ -13,9 +13,10 @@ import io
 import json
 import re
 from html.parser import HTMLParser
+from unittest import mock
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -226,6 +227,34 @@ def test_workload_shows_each_persons_caseload_and_open_prompts(client, manager, 
     assert response.context["workload"][0]["username"] == "alice"  # the most overdue first
     html = _html(response)
     assert f'href="?assigned_to={practitioner.pk}&amp;status=active">{escape(practitioner.get_full_name())}' in html
+
+
+def test_workload_counts_are_the_same_without_postgresql(manager, practitioner, teammate, family, team):
+    """The embedded demo database (SQLite) has no `= ANY(array)`: the ORM's counts there must be
+    the raw query's."""
+    from escalation.selectors import _workload_counts
+
+    FamilyFactory(team=team, lead_professional=practitioner, status="closed")
+    FamilyFactory(team=team, lead_professional=teammate)
+    make_prompt(team=team, assigned_to=practitioner, due_in=-1)
+    make_prompt(team=team, assigned_to=practitioner, due_in=0)  # due today: not overdue
+    make_prompt(team=team, assigned_to=teammate, status="acknowledged", due_in=-3)
+    make_prompt(team=team, assigned_to=teammate, status="actioned", due_in=-3)
+    ids = [manager.pk, practitioner.pk, teammate.pk]
+    today = timezone.localdate()
+    raw = sorted(_workload_counts(ids, today=today))
+    with mock.patch.object(type(connections["default"]), "vendor", "sqlite"):
+        portable = sorted(_workload_counts(ids, today=today))
+    assert (
+        raw
+        == portable
+        == [
+            ("families", practitioner.pk, 1, 0),
+            ("families", teammate.pk, 1, 0),
+            ("prompts", practitioner.pk, 2, 1),
+            ("prompts", teammate.pk, 1, 1),
+        ]
+    )
 
 
 def test_practitioner_gets_my_prompts_only_theirs_and_no_workload_or_charts(client, practitioner, mixed):

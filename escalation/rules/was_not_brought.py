@@ -14,15 +14,24 @@ from dataclasses import replace
 from django.conf import settings
 from django.contrib.postgres.aggregates import StringAgg
 from django.db import connection
-from django.db.models import Count, Func, Q, TextField
+from django.db.models import Count, ExpressionWrapper, Func, OuterRef, Q, Subquery, TextField
 from django.db.models import Value as V
 from django.db.models.functions import MD5
 from django.utils import timezone
 
+from cases.models import Member
 from escalation.models import Severity
 from visits.models import Appointment, AppointmentStatus
 
 from .base import Finding, Scope, digest, fmt_date, plural
+
+
+class OncePerGroup(ExpressionWrapper):
+    """An expression of a grouped query's keys only (a subquery on them), kept out of its GROUP BY:
+    PostgreSQL then works it out once for each group in the result, not for each row grouped."""
+
+    def get_group_by_cols(self):
+        return []
 
 
 class WasNotBrought:
@@ -61,28 +70,14 @@ class WasNotBrought:
             "agencies_short": Count("agency", filter=in_short, distinct=True),
             "critical_short": Count("id", filter=in_short & Q(critical=True)),
         }
-        if connection.vendor == "postgresql":
-            # The appointments newest first (as the evidence lists them): with n_short, this also
-            # fixes which are inside the window. The child's name is in the detail too.
-            counts["inputs"] = MD5(
-                StringAgg(
-                    Func(
-                        V("|"),
-                        *("id", "scheduled_for", "kind", "agency_id", "agency__name", "critical"),
-                        *("member__given_name", "member__family_name"),
-                        function="CONCAT_WS",
-                        output_field=TextField(),
-                    ),
-                    delimiter=";",
-                    order_by=("-scheduled_for", "-id"),
-                )
-            )
         rows = (
             self._base(scope)
             .values("family_id", "member_id")
             .annotate(**counts)
             .filter(Q(n_short__gte=cfg.wnb_min_count) | Q(critical_short__gte=1))
         )
+        if connection.vendor == "postgresql":
+            rows = rows.annotate(inputs=self._inputs(scope))
         found = []
         for r in rows:
             high = (
@@ -116,6 +111,46 @@ class WasNotBrought:
                 )
             )
         return found
+
+    def _inputs(self, scope: Scope) -> OncePerGroup:
+        """A digest of everything the detail is built from, for each child the grouped query keeps:
+        the child's name, and its appointments newest first (as the evidence lists them; with
+        n_short, this also fixes which are inside the window) with their agencies' names.
+
+        Worked out once per child found (PostgreSQL evaluates the select list after HAVING), not
+        joined into every appointment row of every child counted: a third of the query's time."""
+        _short, long = self._windows(scope)
+        name = Member.objects.filter(pk=OuterRef("member_id")).values(
+            name=Func(V("|"), "given_name", "family_name", function="CONCAT_WS", output_field=TextField())
+        )
+        appointments = (
+            Appointment.objects.filter(
+                family_id=OuterRef("family_id"),
+                member_id=OuterRef("member_id"),
+                for_child=True,
+                status=AppointmentStatus.WAS_NOT_BROUGHT,
+                scheduled_for__gte=long,
+                scheduled_for__lte=scope.as_of,
+            )
+            .order_by()
+            .values("member_id")
+            .values(
+                listed=StringAgg(
+                    Func(
+                        V("|"),
+                        *("id", "scheduled_for", "kind", "agency_id", "agency__name", "critical"),
+                        function="CONCAT_WS",
+                        output_field=TextField(),
+                    ),
+                    delimiter=";",
+                    order_by=("-scheduled_for", "-id"),
+                )
+            )
+        )
+        return OncePerGroup(
+            MD5(Func(V("|"), Subquery(name), Subquery(appointments), function="CONCAT_WS", output_field=TextField())),
+            output_field=TextField(),
+        )
 
     def explain(self, scope: Scope, found: list[Finding]) -> list[Finding]:
         """One query for the evidence of the children given: which appointments, where, when."""

@@ -426,6 +426,27 @@ def test_a_chunked_run_gives_the_same_flags_as_one_chunk(team, council, health_a
     assert {rule for _, rule, *_ in in_chunks} == ALL_RULES
 
 
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 100])
+def test_a_full_run_is_planned_as_consecutive_id_ranges_of_the_chunk_size(team, size):
+    """Every family in exactly one chunk, closed ones too, `size` families a chunk (the last fewer),
+    whatever gaps the ids have."""
+    from escalation.services.checks import plan_full
+
+    families = [FamilyFactory(team=team, status="closed" if i % 3 == 0 else "open") for i in range(8)]
+    Family.objects.filter(pk__in=[families[2].pk, families[5].pk]).delete()  # gaps in the ids
+    ids = list(Family.objects.order_by("id").values_list("id", flat=True))
+    chunks = plan_full(chunk_size=size)
+    expected = [(ids[i], ids[min(i + size, len(ids)) - 1]) for i in range(0, len(ids), size)]
+    assert [(c.lo, c.hi) for c in chunks] == expected
+    assert all(c.ids is None for c in chunks)
+
+
+def test_a_full_run_of_no_families_has_no_chunks(db):
+    from escalation.services.checks import plan_full
+
+    assert plan_full(chunk_size=100) == []
+
+
 def test_the_chunk_size_cannot_be_set_below_100():
     cfg = CheckSettings.load()
     cfg.chunk_size = 99

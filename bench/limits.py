@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import time
 
@@ -96,6 +97,7 @@ def checks_limit(repeat: int) -> dict:
             finally:
                 cursor.execute("RESET max_parallel_workers_per_gather")
     open_flags = Flag.objects.filter(rule="was_not_brought", status="open").count()
+    breakdown = _checks_breakdown(repeat)
     p, serial, parallel = _stats(project), _stats(raw), _stats(raw_parallel)
     r = min(serial, parallel, key=lambda s: s["median_ms"])
     return {
@@ -107,7 +109,57 @@ def checks_limit(repeat: int) -> dict:
         "ratio": round(p["median_ms"] / r["median_ms"], 2),
         "raw_rows": rows,
         "project_open_flags": open_flags,
+        "project_breakdown": breakdown,
         "target_ratio": 1.5,
+    }
+
+
+# Where a steady run's time goes, by what each statement reads or writes.
+_STATEMENT_KINDS = (
+    (
+        "finding the children (the rule's grouped query, with the signature's inputs)",
+        re.compile(r'FROM "visits_appointment"'),
+    ),
+    ("reading the open flags", re.compile(r'^SELECT .* FROM "escalation_flag"', re.S)),
+    ("writing the flags (last_seen of each kept flag)", re.compile(r'^(UPDATE|INSERT INTO) "escalation_flag"')),
+)
+
+
+def _checks_breakdown(repeat: int) -> dict:
+    """The project's steady run again, each statement timed (sending it and the server's work, as
+    `cursor.execute`) and put under what it does; the rest is Python: building the chunks'
+    queries, turning the rows into Python and into findings, comparing signatures, and the chunks'
+    transactions (BEGIN and COMMIT are not statements Django's wrappers see)."""
+    from django.db import connection
+
+    from escalation.services.checks import run_checks_in_process
+
+    runs = []
+    for _ in range(max(3, repeat // 2)):
+        spent: dict[str, float] = {}
+        counts: dict[str, int] = {}
+
+        def timed(execute, sql, params, many, context, spent=spent, counts=counts):
+            kind = next((name for name, pattern in _STATEMENT_KINDS if pattern.search(sql)), "other statements")
+            started = time.perf_counter()
+            try:
+                return execute(sql, params, many, context)
+            finally:
+                spent[kind] = spent.get(kind, 0.0) + (time.perf_counter() - started) * 1000
+                counts[kind] = counts.get(kind, 0) + 1
+
+        started = time.perf_counter()
+        with connection.execute_wrapper(timed):
+            run_checks_in_process(rule_codes=["was_not_brought"])
+        total = (time.perf_counter() - started) * 1000
+        spent["Python (queries built, rows read into Python and into findings, signatures compared) and commits"] = (
+            total - sum(spent.values())
+        )
+        runs.append((total, spent, counts))
+    total, spent, counts = sorted(runs, key=lambda r: r[0])[len(runs) // 2]  # the median run
+    return {
+        "total_ms": round(total, 1),
+        "parts": {name: {"ms": round(ms, 1), "statements": counts.get(name, 0)} for name, ms in spent.items()},
     }
 
 

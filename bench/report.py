@@ -91,6 +91,18 @@ def _limits(lim: dict) -> list[str]:
             )
         else:
             lines.append(f"| API: the 1,000th cursor page of 10 (no OFFSET) | {d['median_ms']} ({d['p95_ms']}) | | | |")
+    if "project_breakdown" in c:
+        b = c["project_breakdown"]
+        lines += [
+            "",
+            f"Where a steady `{c['rule']}` run of the project goes (the median of a few runs, {b['total_ms']} ms; "
+            "each statement timed as `cursor.execute`, i.e. sent and run; reading its rows into Python is under "
+            "Python):",
+            "",
+            "| part | ms | statements |",
+            "| --- | ---: | ---: |",
+            *(f"| {name} | {part['ms']} | {part['statements'] or ''} |" for name, part in b["parts"].items()),
+        ]
     if "raw_sql_serial" in c:
         lines += [
             "",

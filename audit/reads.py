@@ -19,10 +19,13 @@ was not read. The columns come back in the ORM's order and shape, so everything 
 with them (model instances, `select_related`, `values()`, converters) is unchanged.
 
 The rows are logged when the queryset is *evaluated* for its rows: a count (a paginator's), an
-`exists()`, or its use as a subquery write nothing. `first`: only the first n rows read are
-logged (a cursor paginator reads one row more than it shows, to know whether there is a next
-page). Other databases (SQLite, for the demo) have no data-modifying CTE: there the rows are
-read, then logged by `audit_reads` straight after, in the same call.
+`exists()`, an `explain()`, or its use as a subquery write nothing. Each evaluation logs: the
+caller reads the page once (`list(page.object_list)`), as Django's result cache does for one
+queryset; a clone evaluated again (`page.object_list[0]` on an unevaluated page) logs again.
+`first`: only the first n rows read are logged (a cursor paginator reads one row more than it
+shows, to know whether there is a next page). Other databases (SQLite, for the demo) have no
+data-modifying CTE, and a read replica (behind a router) takes no writes: there the rows are read,
+then logged by `audit_reads` straight after, in the same call.
 
 A VIEW read in autocommit is committed without waiting for the WAL flush, as `audit_reads`
 explains; inside a transaction, or for any other action, the commit stays synchronous.
@@ -34,7 +37,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from django.db import models
+from django.db import models, router
 from django.db.models.expressions import Col
 from django.db.models.sql import Query
 from django.db.models.sql.constants import GET_ITERATOR_CHUNK_SIZE, MULTI
@@ -97,6 +100,10 @@ class LoggedReadQuery(Query):
 
     read_log: ReadLog | None = None
 
+    def __reduce__(self):
+        # A cached (pickled) queryset would carry this request's actor into another request.
+        raise TypeError("a logged read is not to be pickled or cached: log each request's own reads")
+
     def get_compiler(self, using=None, connection=None, elide_empty=True):
         compiler = super().get_compiler(using, connection, elide_empty)
         compiler.__class__ = _logged_compiler_class(type(compiler))
@@ -118,11 +125,15 @@ class LoggedReadCompilerMixin:
 
     def execute_sql(self, result_type=MULTI, chunked_fetch=False, chunk_size=GET_ITERATOR_CHUNK_SIZE):
         log = self.query.read_log
-        if result_type != MULTI or log is None:  # a count, an exists(): no record read
+        if result_type != MULTI or log is None or self.query.explain_info:
+            # A count, an exists(), an explain(): no record read.
             return super().execute_sql(result_type, chunked_fetch, chunk_size)
+        if self.query.combinator:  # a union made after logged_reads(): rows of other querysets
+            raise TypeError("logged_reads() cannot log a union: log each queryset's own rows")
         # Never chunked: a server-side cursor (`.iterator()`) cannot hold a data-modifying
-        # statement, and elsewhere the rows are logged once all are read.
-        if self.connection.vendor == "postgresql":
+        # statement, and elsewhere the rows are logged once all are read. In the statement only
+        # where the log is written (a read replica, behind a router, is read, then logged).
+        if self.connection.vendor == "postgresql" and self.using == router.db_for_write(AuditEvent):
             self._wrap_sql = True
             try:
                 return super().execute_sql(result_type, False, chunk_size)

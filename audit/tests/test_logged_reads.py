@@ -144,3 +144,62 @@ def test_inside_a_transaction_the_read_rows_commit_with_it(family, practitioner)
         transaction.set_rollback(True)
     assert "synchronous_commit" not in ctx.captured_queries[0]["sql"]
     assert logged() == []  # rolled back with the transaction it was read in
+
+
+def test_an_explain_reads_no_record_and_logs_nothing(family, practitioner):
+    plan = logged_reads(Family.objects.all(), actor=practitioner, family="pk").explain()
+    assert "Scan" in plan
+    assert logged() == []
+
+
+def test_a_union_made_afterwards_is_refused_when_read(family, practitioner):
+    union = logged_reads(Family.objects.all(), actor=practitioner, family="pk").union(Family.objects.all())
+    with pytest.raises(TypeError, match="union"):
+        list(union)
+    assert logged() == []
+
+
+def test_a_logged_read_is_not_cached_for_another_request(family, practitioner):
+    import pickle
+
+    with pytest.raises(TypeError, match="pickled"):
+        pickle.dumps(logged_reads(Family.objects.all(), actor=practitioner, family="pk").query)
+
+
+def test_a_read_elsewhere_than_the_log_is_read_then_logged(families, practitioner):
+    """Behind a router that sends reads to a replica, the page cannot write there: it is read
+    where the router says, and its rows logged straight after where the log is written."""
+    qs = logged_reads(Family.objects.order_by("id"), actor=practitioner, family="pk", first=2)
+    with (
+        mock.patch("audit.reads.router.db_for_write", return_value="primary"),
+        CaptureQueriesContext(connection) as ctx,
+    ):
+        got = list(qs)
+    assert not ctx.captured_queries[0]["sql"].startswith("WITH")
+    assert [e[2] for e in logged()] == [str(f.pk) for f in got[:2]]
+
+
+def test_api_cursor_pages_log_exactly_the_rows_shown_both_ways(family, practitioner):
+    """A cursor page reads one row past the page (two when going back): only the shown are logged."""
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    for _ in range(5):
+        VisitFactory(family=family, practitioner=practitioner)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=practitioner).key}")
+
+    def shown_and_logged(url: str) -> tuple[dict, list[str], list[str]]:
+        before = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        body = client.get(url).json()
+        rows = AuditEvent.objects.filter(id__gt=before, model="visits.visit").values_list("object_id", flat=True)
+        return body, sorted(str(v["id"]) for v in body["results"]), sorted(rows)
+
+    first, shown, written = shown_and_logged("/api/v1/visits/?page_size=2")
+    assert len(shown) == 2 and written == shown
+    second, shown, written = shown_and_logged(first["next"])
+    assert len(shown) == 2 and written == shown
+    _, shown, written = shown_and_logged(second["previous"])
+    assert shown == sorted(str(v["id"]) for v in first["results"]) and written == shown
+    _, shown, written = shown_and_logged("/api/v1/visits/?page=3&page_size=2")
+    assert len(shown) == 1 and written == shown

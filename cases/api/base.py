@@ -191,13 +191,15 @@ class AuditReadsMixin:
     def paginate_queryset(self, queryset):
         paginator = self.paginator
         if paginator is not None and self.request.method in ("GET", "HEAD") and isinstance(queryset, QuerySet):
-            # The page's read rows are written by the query that reads the page (audit.reads);
-            # a cursor page reads one row past the page, which is not shown and not logged.
+            # The page's read rows are written by the query that reads the page (audit.reads).
+            # A cursor page reads one row past the page, not shown and not logged: only the first
+            # page-size rows are. Any paginator without a page size (limit/offset) reads what it shows.
+            page_size = getattr(paginator, "get_page_size", None)
             queryset = logged_reads(
                 queryset,
                 actor=self.request.user,
                 family=self.audit_family_attr,
-                first=paginator.get_page_size(self.request),
+                first=page_size(self.request) if page_size else None,
             )
             return super().paginate_queryset(queryset)
         page = super().paginate_queryset(queryset)

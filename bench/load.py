@@ -793,7 +793,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--families", type=int, default=int(os.environ.get("BENCH_FAMILIES", 100_000)))
     parser.add_argument(
-        "--levels", default=os.environ.get("LOAD_LEVELS", "4,8,16,24"), help="simulated users per level"
+        "--levels", default=os.environ.get("LOAD_LEVELS", "4,8,16,24,32,48"), help="simulated users per level"
     )
     parser.add_argument("--duration", type=int, default=45, help="measured seconds per level")
     parser.add_argument("--warmup", type=int, default=10, help="seconds per level before measuring (sign-ins)")

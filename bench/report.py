@@ -101,7 +101,10 @@ def _limits(lim: dict) -> list[str]:
             "",
             "| part | ms | statements |",
             "| --- | ---: | ---: |",
-            *(f"| {name} | {part['ms']} | {part['statements'] or ''} |" for name, part in b["parts"].items()),
+            *(
+                f"| {name} | {part['ms']} | {part['statements'] or ''} |"
+                for name, part in sorted(b["parts"].items(), key=lambda item: -item[1]["ms"])
+            ),
         ]
     if "raw_sql_serial" in c:
         lines += [

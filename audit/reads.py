@@ -50,17 +50,18 @@ from .services import audit_reads
 
 @dataclass(frozen=True)
 class ReadLog:
+    """Who reads, and how each row read becomes a log row."""
+
     actor: Any  # a User, or None
-
-    @property
-    def actor_id(self) -> int | None:
-        return getattr(self.actor, "pk", None)
-
     action: str
     label: str
     id_attname: str
     family_attname: str
     first: int | None
+
+    @property
+    def actor_id(self) -> int | None:
+        return getattr(self.actor, "pk", None)
 
 
 def logged_reads(

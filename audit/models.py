@@ -105,10 +105,18 @@ class SecurityEvent(AppendOnlyModel):
     route = models.CharField(max_length=200, blank=True)
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
+    # The family the refused request was about, where there is one (a restricted record): its
+    # manager sees these attempts beside the record's access log.
+    family_id = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-at", "-id"]
-        indexes = [models.Index(fields=["kind", "at"], name="security_kind_at")]
+        indexes = [
+            models.Index(fields=["kind", "at"], name="security_kind_at"),
+            models.Index(
+                fields=["family_id", "-at"], condition=models.Q(family_id__isnull=False), name="security_family_at"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.kind} {self.username or self.user_id}"

@@ -37,6 +37,7 @@ def security_event(
     username: str = "",
     status_code: int | None = None,
     route: str | None = None,
+    family_id: int | None = None,
 ) -> SecurityEvent:
     if user is not None and not getattr(user, "pk", None):
         user = None
@@ -52,6 +53,7 @@ def security_event(
         route=route[:200],
         status_code=status_code,
         ip_address=client_ip(request),
+        family_id=family_id,
     )
     level = logging.INFO if kind in (SecurityEventKind.LOGIN, SecurityEventKind.LOGOUT) else logging.WARNING
     logger.log(level, "%s user=%s route=%s status=%s", kind, _loggable(username), _loggable(route), status_code or "-")

@@ -15,7 +15,12 @@ query parameter but the page's own, so nothing narrows the list.
 
 from __future__ import annotations
 
-from rest_framework.pagination import CursorPagination, PageNumberPagination
+import binascii
+from base64 import b64decode
+from urllib import parse
+
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import Cursor, CursorPagination, PageNumberPagination
 from rest_framework.response import Response
 
 from .filters import has_filter_parameters
@@ -35,6 +40,44 @@ class StandardPagination(CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 500
     ordering = "id"
+
+    invalid_cursor_message = (
+        "This cursor is not one we gave out: follow the `next` link of a page, or start again without it."
+    )
+    # Longer than any cursor we give out (an offset, a flag and an id), shorter than anything abusive.
+    max_cursor_length = 200
+    # A cursor's position is a record id: a PostgreSQL bigint at most.
+    max_position = 2**63 - 1
+
+    def decode_cursor(self, request):
+        """The cursor as DRF decodes it, but anything that is not a cursor we could have given out
+        (not base64, a position that is not an id, an id out of range, a NUL byte) is a 400 with a
+        message, never a 404 or a database error."""
+        encoded = request.query_params.get(self.cursor_query_param)
+        if encoded is None:
+            return None
+        try:
+            if len(encoded) > self.max_cursor_length:
+                raise ValueError
+            querystring = b64decode(encoded.encode("ascii"), validate=True).decode("ascii")
+            tokens = parse.parse_qs(querystring, keep_blank_values=True, strict_parsing=True)
+            if set(tokens) - {"o", "r", "p"} or any(len(v) != 1 for v in tokens.values()):
+                raise ValueError
+            offset = tokens.get("o", ["0"])[0]
+            if not offset.isdigit() or int(offset) > self.offset_cutoff:
+                raise ValueError
+            reverse = tokens.get("r", ["0"])[0]
+            if reverse not in ("0", "1"):
+                raise ValueError
+            position = tokens.get("p", [None])[0]
+            if position is not None:
+                # `ordering` is the id: the position is one (ascii digits, in range).
+                digits = position.removeprefix("-")
+                if not (digits.isascii() and digits.isdigit()) or abs(int(position)) > self.max_position:
+                    raise ValueError
+        except (TypeError, ValueError, UnicodeError, binascii.Error) as exc:
+            raise ValidationError({self.cursor_query_param: [self.invalid_cursor_message]}) from exc
+        return Cursor(offset=int(offset), reverse=reverse == "1", position=position)
 
     def paginate_queryset(self, queryset, request, view=None):
         self._page_numbers = None

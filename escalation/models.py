@@ -49,6 +49,15 @@ class CheckSettings(models.Model):
     # size; 5,000 keeps that under a fifth of a steady run and still gives 20 chunks per 100,000
     # families to share between workers (measured: `was_not_brought` 1.7 s at 2,000, 1.1 s at 5,000).
     chunk_size = models.PositiveIntegerField(default=5000, validators=[MinValueValidator(100)])
+    # An incremental run re-checks families changed since a point a little before the previous run
+    # (and before any transaction then still open): this margin covers clocks that differ between
+    # the app servers and the database, and a change's time being taken just before its transaction
+    # begins. A larger margin only re-checks a few more families (the checks are idempotent).
+    incremental_overlap_seconds = models.PositiveIntegerField(
+        default=60,
+        validators=[MaxValueValidator(24 * 3600)],
+        help_text="Seconds of overlap between incremental runs, for clock differences between servers.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -242,6 +251,11 @@ class CheckRun(models.Model):
     counts = models.JSONField(default=dict, blank=True)
     # A run limited to some rules or families does not move the incremental starting point.
     restricted = models.BooleanField(default=False)
+    # Where the next incremental run starts looking: the earlier of this run's start and the start
+    # of the oldest transaction still open when it began reading, less the overlap margin. A change
+    # committed after this run read the families was made in such a transaction, so its time is
+    # after this point (empty for runs recorded before it was kept: their start is used).
+    next_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at"]

@@ -14,15 +14,7 @@ from django.db import IntegrityError, OperationalError
 from django.utils import timezone
 
 from escalation.models import CheckRun, CheckRunKind, CheckSettings
-from escalation.services.checks import (
-    ChunkSpec,
-    RunReport,
-    check_chunk,
-    finish_run,
-    last_run_start,
-    plan_full,
-    plan_incremental,
-)
+from escalation.services.checks import ChunkSpec, RunReport, check_chunk, finish_run, start_run
 from escalation.services.prompts import escalate_overdue
 
 CHUNK_TASK_OPTIONS = {
@@ -50,9 +42,13 @@ def finish_run_task(results: list[dict], *, run_id: int, as_of: str) -> dict:
     return report.to_dict()
 
 
-def _dispatch(kind: str, chunks: list[ChunkSpec], rule_codes: list[str] | None = None) -> int:
+def _dispatch(kind: str, *, incremental: bool = False, rule_codes: list[str] | None = None) -> int:
+    # The run's time and its safe point for the next incremental run are taken before the families
+    # are read (`start_run`), so a change the plan cannot see is always after that point.
     as_of = timezone.now()
-    run = CheckRun.objects.create(kind=kind, started_at=as_of, chunks=len(chunks), restricted=bool(rule_codes))
+    run, chunks = start_run(
+        kind=kind, as_of=as_of, cfg=CheckSettings.load(), incremental=incremental, rule_codes=rule_codes
+    )
     header = [
         check_chunk_task.s(**chunk.as_kwargs(), rule_codes=rule_codes, as_of=as_of.isoformat()) for chunk in chunks
     ]
@@ -65,11 +61,9 @@ def _dispatch(kind: str, chunks: list[ChunkSpec], rule_codes: list[str] | None =
 
 @shared_task(name="escalation.run_full_checks")
 def run_full_checks(rule_codes: list[str] | None = None) -> int:
-    return _dispatch(CheckRunKind.FULL, plan_full(chunk_size=CheckSettings.load().chunk_size), rule_codes)
+    return _dispatch(CheckRunKind.FULL, rule_codes=rule_codes)
 
 
 @shared_task(name="escalation.run_incremental_checks")
 def run_incremental_checks() -> int:
-    since = last_run_start()
-    chunks = plan_incremental(since=since) if since else plan_full()
-    return _dispatch(CheckRunKind.INCREMENTAL, chunks)
+    return _dispatch(CheckRunKind.INCREMENTAL, incremental=True)

@@ -267,7 +267,9 @@ def plan_full(*, chunk_size: int | None = None) -> list[ChunkSpec]:
 
 
 def changed_since(since: dt.datetime) -> list[int]:
-    """Families changed since `since`, and families whose flags or prompts changed (a decision)."""
+    """Families changed since `since`. Every write that a check reads (members, relationships,
+    information gaps, shares, referrals, visits, appointments, decisions on prompts) touches the
+    family's `updated_at` in its own transaction, so this one column covers them all."""
     return list(Family.objects.filter(Q(updated_at__gte=since)).order_by("id").values_list("id", flat=True))
 
 
@@ -277,9 +279,82 @@ def plan_incremental(*, since: dt.datetime, chunk_size: int | None = None) -> li
     return [ChunkSpec(ids=ids[i : i + size]) for i in range(0, len(ids), size)]
 
 
-def last_run_start() -> dt.datetime | None:
+def _oldest_open_transaction_start() -> dt.datetime | None:
+    """When the oldest transaction still open on this database began (other sessions only).
+
+    A change made in a transaction that is open now may commit after a run has read the families,
+    and its `updated_at` (taken inside that transaction) is no earlier than the transaction's
+    start. PostgreSQL shows every session's `xact_start` to sessions of the same database role
+    (the application's). SQLite has no such view: one writer at a time, and the overlap margin
+    covers a write in progress."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT min(xact_start) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND backend_type = 'client backend' AND xact_start IS NOT NULL"
+        )
+        (oldest,) = cursor.fetchone()
+    return oldest
+
+
+def safe_since(*, started_at: dt.datetime, cfg: CheckSettings) -> dt.datetime:
+    """Where the incremental run after one starting at `started_at` must start looking: the earlier
+    of `started_at` and the start of the oldest transaction open now, less the overlap margin.
+    Taken before the run reads any family, so every change the run cannot see is after it."""
+    point = started_at
+    oldest = _oldest_open_transaction_start()
+    if oldest is not None and oldest < point:
+        point = oldest
+        if started_at - oldest > dt.timedelta(hours=1):
+            logger.warning("checks: a transaction open since %s holds back incremental runs", oldest.isoformat())
+    return point - dt.timedelta(seconds=cfg.incremental_overlap_seconds)
+
+
+def incremental_since() -> dt.datetime | None:
+    """The starting point of the next incremental run: the safe point recorded by the latest
+    finished run over every rule and family (None: there has been none, check everything)."""
     run = CheckRun.objects.filter(finished_at__isnull=False, restricted=False).order_by("-started_at").first()
-    return run.started_at if run else None
+    if run is None:
+        return None
+    return run.next_since or run.started_at
+
+
+def plan_run(*, incremental: bool, cfg: CheckSettings) -> list[ChunkSpec]:
+    """The chunks of a full run, or of an incremental one (a full one when no run has finished)."""
+    since = incremental_since() if incremental else None
+    if since is not None:
+        return plan_incremental(since=since, chunk_size=cfg.chunk_size)
+    return plan_full(chunk_size=cfg.chunk_size)
+
+
+def start_run(
+    *,
+    kind: str,
+    as_of: dt.datetime,
+    cfg: CheckSettings,
+    incremental: bool = False,
+    family_ids: Iterable[int] | None = None,
+    rule_codes: list[str] | None = None,
+) -> tuple[CheckRun, list[ChunkSpec]]:
+    """Record the run's safe point for the next incremental run, then plan its chunks (in this
+    order: a change the plan cannot see is after the safe point)."""
+    next_since = safe_since(started_at=as_of, cfg=cfg)
+    if family_ids is not None:
+        ids = sorted(set(family_ids))
+        size = cfg.chunk_size
+        chunks = [ChunkSpec(ids=ids[i : i + size]) for i in range(0, len(ids), size)]
+    else:
+        chunks = plan_run(incremental=incremental, cfg=cfg)
+    run = CheckRun.objects.create(
+        kind=kind,
+        started_at=as_of,
+        next_since=next_since,
+        chunks=len(chunks),
+        restricted=bool(rule_codes) or family_ids is not None,
+    )
+    return run, chunks
 
 
 def run_checks_in_process(
@@ -293,17 +368,8 @@ def run_checks_in_process(
     """The same work as the Celery run, chunk after chunk in this process (`manage.py run_checks`)."""
     as_of = as_of or timezone.now()
     cfg = CheckSettings.load()
-    if family_ids is not None:
-        ids = sorted(set(family_ids))
-        size = cfg.chunk_size
-        chunks = [ChunkSpec(ids=ids[i : i + size]) for i in range(0, len(ids), size)]
-    elif incremental:
-        since = last_run_start()
-        chunks = plan_incremental(since=since) if since else plan_full()
-    else:
-        chunks = plan_full()
-    run = CheckRun.objects.create(
-        kind=kind, started_at=as_of, chunks=len(chunks), restricted=bool(rule_codes) or family_ids is not None
+    run, chunks = start_run(
+        kind=kind, as_of=as_of, cfg=cfg, incremental=incremental, family_ids=family_ids, rule_codes=rule_codes
     )
     report = RunReport()
     for chunk in chunks:

@@ -528,13 +528,15 @@ def test_an_incremental_run_re_evaluates_only_families_changed_since_the_last_ru
     assert set(open_flags(rule="was_not_brought").values_list("family_id", flat=True)) == {changed.pk, unchanged.pk}
 
 
-def test_an_incremental_run_includes_a_family_changed_exactly_when_the_last_run_started(team, practitioner):
+def test_an_incremental_run_includes_a_family_changed_exactly_at_the_last_runs_safe_point(team, practitioner):
+    """The safe point is the last run's start less the overlap margin (no other transaction open)."""
     at_start = FamilyFactory(team=team, lead_professional=practitioner)
     just_before = FamilyFactory(team=team, lead_professional=practitioner)
     run()
-    Family.objects.filter(pk=at_start.pk).update(lead_professional=None, updated_at=AS_OF)
+    safe_point = AS_OF - dt.timedelta(seconds=CheckSettings.load().incremental_overlap_seconds)
+    Family.objects.filter(pk=at_start.pk).update(lead_professional=None, updated_at=safe_point)
     Family.objects.filter(pk=just_before.pk).update(
-        lead_professional=None, updated_at=AS_OF - dt.timedelta(microseconds=1)
+        lead_professional=None, updated_at=safe_point - dt.timedelta(microseconds=1)
     )
 
     _, report = run(rules=["no_lead_professional"], incremental=True, as_of=AS_OF + dt.timedelta(hours=1))

@@ -1,13 +1,17 @@
 from django.contrib import admin
 
+from audit.admin_mixins import StrictLookupsMixin
+
 from .models import UserSession
 
 
 @admin.register(UserSession)
-class UserSessionAdmin(admin.ModelAdmin):
+class UserSessionAdmin(StrictLookupsMixin, admin.ModelAdmin):
     list_display = ("user", "created_at")
     search_fields = ("user__username",)
-    readonly_fields = ("user", "session_key", "created_at")
+    # Never the session key: it would let whoever reads the page act as that person.
+    fields = ("user", "created_at")
+    readonly_fields = ("user", "created_at")
     list_select_related = ("user",)
 
     def has_add_permission(self, request):

@@ -1,9 +1,10 @@
 from django.contrib import admin
 
+from .admin_mixins import StrictLookupsMixin
 from .models import AuditEvent, SecurityEvent
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(StrictLookupsMixin, admin.ModelAdmin):
     """Read-only: the logs cannot be edited or deleted through the application."""
 
     def has_add_permission(self, request):

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
-from audit.admin_mixins import AuditedReadOnlyAdmin
+from audit.admin_mixins import AuditedReadOnlyAdmin, ReadOnlyInline, StrictLookupsMixin
 
 from .models import (
     Agency,
@@ -18,21 +18,21 @@ from .models import (
 
 
 @admin.register(Agency)
-class AgencyAdmin(admin.ModelAdmin):
+class AgencyAdmin(StrictLookupsMixin, admin.ModelAdmin):
     list_display = ("name", "kind", "phone")
     list_filter = ("kind",)
     search_fields = ("name",)
 
 
 @admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
+class TeamAdmin(StrictLookupsMixin, admin.ModelAdmin):
     list_display = ("name", "agency")
     list_select_related = ("agency",)
     search_fields = ("name", "agency__name")
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(StrictLookupsMixin, DjangoUserAdmin):
     list_display = (
         "username",
         "first_name",
@@ -55,17 +55,6 @@ class UserAdmin(DjangoUserAdmin):
         *DjangoUserAdmin.add_fieldsets,
         ("Role and agency", {"fields": ("role", "agency", "team")}),
     )
-
-
-class ReadOnlyInline(admin.TabularInline):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class MemberInline(ReadOnlyInline):
@@ -91,6 +80,7 @@ class ShareInline(ReadOnlyInline):
 
 @admin.register(Family)
 class FamilyAdmin(AuditedReadOnlyAdmin):
+    family_field = ""
     family_attr = "pk"
     list_display = (
         "reference",

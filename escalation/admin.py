@@ -1,10 +1,12 @@
 from django.contrib import admin
 
+from audit.admin_mixins import AuditedReadOnlyAdmin, ReadOnlyInline, StrictLookupsMixin
+
 from .models import CheckRun, CheckSettings, EscalationPrompt, Flag, PromptEvent
 
 
 @admin.register(CheckSettings)
-class CheckSettingsAdmin(admin.ModelAdmin):
+class CheckSettingsAdmin(StrictLookupsMixin, admin.ModelAdmin):
     """The thresholds of every check, in one row: change them here, no deploy needed."""
 
     fieldsets = (
@@ -44,30 +46,24 @@ class CheckSettingsAdmin(admin.ModelAdmin):
 
 
 @admin.register(Flag)
-class FlagAdmin(admin.ModelAdmin):
+class FlagAdmin(AuditedReadOnlyAdmin):
+    """Read-only and audited: a flag is opened and resolved by the checks, and decided through its
+    prompts on the dashboard or the API, so every change is recorded (issue 14, item 11)."""
+
     list_display = ("rule", "severity", "status", "family", "member", "first_seen", "resolved_at")
     list_filter = ("rule", "severity", "status")
     list_select_related = ("family", "member")
     raw_id_fields = ("family", "member")
-    readonly_fields = ("first_seen", "last_seen", "resolved_at", "evidence", "detail")
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
-class PromptEventInline(admin.TabularInline):
+class PromptEventInline(ReadOnlyInline):
     model = PromptEvent
-    extra = 0
-    can_delete = False
     readonly_fields = ("at", "actor", "kind", "from_status", "to_status", "action_taken", "rationale", "reason")
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(EscalationPrompt)
-class EscalationPromptAdmin(admin.ModelAdmin):
-    """Read-only here: decisions are taken on the dashboard or through the API, so they are recorded."""
+class EscalationPromptAdmin(AuditedReadOnlyAdmin):
+    """Read-only and audited: decisions are taken on the dashboard or through the API, so they are recorded."""
 
     list_display = ("id", "family", "level", "assigned_to", "status", "due")
     list_filter = ("level", "status")
@@ -75,15 +71,9 @@ class EscalationPromptAdmin(admin.ModelAdmin):
     raw_id_fields = ("flag", "family", "assigned_to", "escalated_from")
     inlines = [PromptEventInline]
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(CheckRun)
-class CheckRunAdmin(admin.ModelAdmin):
+class CheckRunAdmin(StrictLookupsMixin, admin.ModelAdmin):
     list_display = ("started_at", "kind", "families", "chunks", "chunks_done", "finished_at")
     list_filter = ("kind",)
     readonly_fields = ("kind", "started_at", "finished_at", "chunks", "chunks_done", "families", "counts")

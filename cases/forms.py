@@ -207,6 +207,14 @@ class ShareForm(forms.Form):
     )
 
 
+class ShareRenewForm(forms.Form):
+    ends = DateField(
+        label="New last day of access",
+        help_text="Access stops after this day unless the share is renewed again. For example, 27 3 2027",
+        error_messages={"required": "Enter the new last day of access"},
+    )
+
+
 class CaseloadFilterForm(forms.Form):
     level = forms.ChoiceField(label="Level", required=False, choices=[("", "All levels"), *FamilyLevel.choices])
     status = forms.ChoiceField(

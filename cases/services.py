@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Iterable
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from audit.services import AuditAction, audit_record
 
-from .access import can_change_family, current_shares
+from .access import can_change_family, current_shares, visible_families, visible_teams
 from .models import (
     Agency,
     AgencyKind,
@@ -183,28 +186,55 @@ def family_update(*, actor: User, family: Family, data: dict[str, Any]) -> Famil
     data = dict(data)
     lead = data.pop("lead_professional", ...)
     team = data.pop("team", None)
-    if team is not None and team.pk != family.team_id:
-        # A transfer takes the family out of this team's sight: a manager's (or an admin's) decision.
-        if not (actor.is_platform_admin or actor.role == Role.MANAGER):
-            raise ValidationError({"team": "Only a manager or an administrator can transfer a family to another team."})
+    moved = team is not None and team.pk != family.team_id
+    if moved:
+        _check_team_move(actor=actor, family=family, team=team)
         data["team"] = team
-    if (
-        "significant_adults_confirmed" in data
-        and data["significant_adults_confirmed"] != family.significant_adults_confirmed
-    ):
-        family.significant_adults_confirmed_at = timezone.now() if data["significant_adults_confirmed"] else None
+
+    def confirmed_at(fresh: Family, changes: dict[str, Any]) -> dict[str, Any]:
+        # From the saved row, under its lock: when the answer changes, so does the time it was given.
+        answer = changes.get("significant_adults_confirmed", fresh.significant_adults_confirmed)
+        if answer != fresh.significant_adults_confirmed:
+            return {"significant_adults_confirmed_at": timezone.now() if answer else None}
+        return {}
+
     family, _ = model_update(
-        instance=family, data=data, allowed=(*FAMILY_FIELDS, "team"), actor=actor, family_id=family.pk
+        instance=family,
+        data=data,
+        allowed=(*FAMILY_FIELDS, "team", "significant_adults_confirmed_at"),
+        actor=actor,
+        family_id=family.pk,
+        derive=confirmed_at,
     )
+    if moved:
+        # The lead professional (or a prompt's assignee) may be of the old team and no longer see it.
+        lead_release_without_access(actor=actor, family_ids=[family.pk])
+        family.refresh_from_db()
     if lead is not ... and lead != family.lead_professional:
-        _set_lead_from_family_fields(actor=actor, family=family, user=lead)
+        family = _set_lead_from_family_fields(actor=actor, family=family, user=lead)
     return family
 
 
-def _set_lead_from_family_fields(*, actor: User, family: Family, user: User | None) -> None:
+def _check_team_move(*, actor: User, family: Family, team: Team) -> None:
+    """Moving a family takes it out of one team's sight and into another's (and with it the
+    confidential referrer): within the agency, only to a team the mover manages; to another agency,
+    only an administrator (a transfer between agencies is its own process)."""
+    if actor.is_platform_admin:
+        return
+    if actor.role != Role.MANAGER:
+        raise ValidationError({"team": "Only a manager can move a family to another team."})
+    if team.agency_id != family.team.agency_id:
+        raise ValidationError(
+            {"team": "A family cannot be moved to another agency's team here: ask an administrator to transfer it."}
+        )
+    if not visible_teams(actor).filter(pk=team.pk).exists():
+        raise ValidationError({"team": "You can move a family only to a team you manage."})
+
+
+def _set_lead_from_family_fields(*, actor: User, family: Family, user: User | None) -> Family:
     """Setting the lead through the family resource reports errors under `lead_professional`."""
     try:
-        lead_professional_set(actor=actor, family=family, user=user)
+        return lead_professional_set(actor=actor, family=family, user=user)
     except ValidationError as exc:
         raise ValidationError({"lead_professional": exc.message_dict.get("user", exc.messages)}) from exc
 
@@ -223,6 +253,9 @@ def eligible_lead_professional(*, family: Family, user: User) -> bool:
 def lead_professional_set(*, actor: User, family: Family, user: User | None) -> Family:
     """Set (or clear, with None) the lead professional, keeping the history of who held it."""
     _require_change(actor, family)
+    # Lock the family row first: two managers setting the lead at once must not both open a history
+    # row, and a share ending at the same moment must not leave its agency's person as lead.
+    family = Family.objects.select_for_update().get(pk=family.pk)
     if user is not None and not eligible_lead_professional(family=family, user=user):
         raise ValidationError(
             {
@@ -230,8 +263,12 @@ def lead_professional_set(*, actor: User, family: Family, user: User | None) -> 
                 "or of an agency the family is shared with."
             }
         )
-    # Lock the family row: two managers setting the lead at once must not both open a history row.
-    family = Family.objects.select_for_update().get(pk=family.pk)
+    return _change_lead(actor=actor, family=family, user=user)
+
+
+def _change_lead(*, actor: User | None, family: Family, user: User | None) -> Family:
+    """The lead change itself, on a family row the caller has locked: the history row ended and
+    opened, the family's new version, the audit row."""
     if family.lead_professional_id == (user.pk if user else None):
         return family
     now = timezone.now()
@@ -241,7 +278,11 @@ def lead_professional_set(*, actor: User, family: Family, user: User | None) -> 
     previous = family.lead_professional_id
     family.lead_professional = user
     family.updated_at = now
-    family.save(update_fields=["lead_professional", "updated_at"])
+    # A new version: an edit of the family made from before this change must not write it back.
+    family.version += 1
+    if getattr(actor, "pk", None):
+        family._history_user = actor
+    family.save(update_fields=["lead_professional", "updated_at", "version"])
     audit_record(
         actor=actor,
         action=AuditAction.CHANGE,
@@ -250,6 +291,36 @@ def lead_professional_set(*, actor: User, family: Family, user: User | None) -> 
         changes={"lead_professional": {"from": previous, "to": user.pk if user else None}},
     )
     return family
+
+
+def _lead_lost_access(family: Family) -> bool:
+    lead = family.lead_professional
+    if lead is None:
+        return False
+    return not visible_families(lead).filter(pk=family.pk).exists()
+
+
+def lead_release_without_access(*, actor: User | None, family_ids: Iterable[int]) -> list[int]:
+    """End the lead role of a lead professional who can no longer see the family (their agency's
+    share ended or lapsed, the family moved team), and hand the family's open prompts held by
+    people without access to its team manager. Runs in the caller's transaction; the families'
+    checks run after it commits, so "no lead professional" is flagged and prompted at once.
+
+    Returns the ids of the families whose lead was ended.
+    """
+    released: list[int] = []
+    families = Family.objects.select_for_update(of=("self",)).select_related("lead_professional")
+    for family in families.filter(pk__in=set(family_ids), lead_professional__isnull=False).order_by("pk"):
+        if _lead_lost_access(family):
+            _change_lead(actor=actor, family=family, user=None)
+            released.append(family.pk)
+    # escalation sits above cases (it reads families); the import waits until it is needed.
+    from escalation.services.reassign import check_families_after_commit, reassign_prompts_without_access
+
+    reassign_prompts_without_access(actor=actor, family_ids=family_ids)
+    if released:
+        check_families_after_commit(released)
+    return released
 
 
 # --- members and relationships -----------------------------------------------------------------
@@ -309,7 +380,10 @@ def member_update(*, actor: User, member: Member, data: dict[str, Any]) -> Membe
             raise ValidationError(
                 {"role": f"This person has appointments recorded as '{wrong}'; correct those before changing the role."}
             )
-        Appointment.objects.filter(member=member).update(for_child=member.is_child, updated_at=timezone.now())
+        # A changed row is a new version of it (an edit from before this must not write it back).
+        Appointment.objects.filter(member=member).update(
+            for_child=member.is_child, updated_at=timezone.now(), version=F("version") + 1
+        )
     if changes:
         family_touch(member.family_id)
     return member
@@ -412,6 +486,29 @@ def gap_resolve(*, actor: User, gap: InformationGap) -> InformationGap:
 # --- sharing ---------------------------------------------------------------------------------
 
 
+def _share_length_words(days: int) -> str:
+    if days in (365, 366):
+        return "12 months"
+    if days % 365 == 0:
+        return f"{days // 365 * 12} months"
+    if days % 7 == 0:
+        return f"{days // 7} weeks"
+    return f"{days} days"
+
+
+def _check_share_ends(*, starts: dt.date, ends: dt.date) -> None:
+    """A share lasts at most SHARE_MAX_DAYS from when it starts (or from today, for one started
+    already): sharing is for a purpose and is reviewed, never open-ended (issue 14, item 8)."""
+    latest = max(starts, timezone.localdate()) + dt.timedelta(days=settings.SHARE_MAX_DAYS)
+    if ends > latest:
+        raise ValidationError(
+            {
+                "ends": f"A share can last at most {_share_length_words(settings.SHARE_MAX_DAYS)}: "
+                f"choose a last day on or before {latest.day} {latest:%B %Y}."
+            }
+        )
+
+
 @transaction.atomic
 def share_create(
     *,
@@ -429,12 +526,14 @@ def share_create(
     if ends is None:
         # Sharing is explicit and ends (issue 6): every share has a last day, renewed deliberately.
         raise ValidationError({"ends": "Give the last day of access: sharing ends unless it is renewed."})
+    starts = starts or timezone.localdate()
+    _check_share_ends(starts=starts, ends=ends)
     share = FamilyShare(
         family=family,
         agency=agency,
         purpose=purpose,
         legal_basis=legal_basis,
-        starts=starts or timezone.localdate(),
+        starts=starts,
         ends=ends,
         created_by=actor,
     )
@@ -451,9 +550,34 @@ def share_create(
 
 
 @transaction.atomic
-def share_end(*, actor: User, share: FamilyShare) -> FamilyShare:
-    """End a share now. The partner's access stops with this commit; the record stays."""
+def share_renew(*, actor: User, share: FamilyShare, ends: dt.date) -> FamilyShare:
+    """Give a share a new last day: on or after today, and at most SHARE_MAX_DAYS from today (or
+    from its start, if that is later). A share ended by a person stays ended: share again."""
     _require_change(actor, share.family)
+    if share.ended_at is not None:
+        raise ValidationError({"ends": "This share has been ended: share the record again instead."})
+    if ends < timezone.localdate():
+        raise ValidationError({"ends": "Choose a last day of access that is today or later."})
+    _check_share_ends(starts=share.starts, ends=ends)
+    share, changes = model_update(
+        instance=share, data={"ends": ends}, allowed=("ends",), actor=actor, family_id=share.family_id
+    )
+    if share.ended_at is not None:  # ended by someone else while this was being renewed
+        raise ValidationError({"ends": "This share has been ended: share the record again instead."})
+    if changes:
+        family_touch(share.family_id)
+    return share
+
+
+@transaction.atomic
+def share_end(*, actor: User, share: FamilyShare) -> FamilyShare:
+    """End a share now. The partner's access stops with this commit; the record stays. A lead
+    professional of that agency (with no other current share) stops being lead at once, and the
+    family's prompts held by people of that agency go to the team manager."""
+    _require_change(actor, share.family)
+    # The family row first, as lead_professional_set does: a lead set from this agency at the same
+    # moment either commits before (and is ended here) or sees the share ended (and is refused).
+    Family.objects.select_for_update().filter(pk=share.family_id).values("pk").first()
     now = timezone.now()
     updated = FamilyShare.objects.filter(pk=share.pk, ended_at__isnull=True).update(
         ended_at=now, ended_by=actor, updated_at=now
@@ -467,8 +591,29 @@ def share_end(*, actor: User, share: FamilyShare) -> FamilyShare:
             family_id=share.family_id,
             changes={"ended_at": {"from": None, "to": now.isoformat()}},
         )
+        lead_release_without_access(actor=actor, family_ids=[share.family_id])
         family_touch(share.family_id)
     return share
+
+
+@transaction.atomic
+def lapsed_shares_release(*, as_of: dt.date | None = None) -> list[int]:
+    """For shares past their last day (they lapse without anyone ending them): end the lead role of
+    a lead professional from a partner agency that no longer has a current share for the family.
+    The daily task calls this; access itself already stopped, checked on every request.
+    Returns the ids of the families whose lead was ended."""
+    today = as_of or timezone.localdate()
+    current = current_shares(today=today).filter(
+        family=OuterRef("pk"), agency_id=OuterRef("lead_professional__agency_id")
+    )
+    # Leads from another agency than the owning team's, with no current share: one query.
+    candidates = (
+        Family.objects.filter(lead_professional__isnull=False)
+        .exclude(lead_professional__agency_id=F("team__agency_id"))
+        .exclude(Exists(current))
+        .values_list("pk", flat=True)
+    )
+    return lead_release_without_access(actor=None, family_ids=list(candidates))
 
 
 # --- case notes ------------------------------------------------------------------------------

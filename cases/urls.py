@@ -23,6 +23,7 @@ urlpatterns = [
     path("families/<int:family_id>/lead-professional/", family.lead_professional_form, name="lead-professional"),
     path("families/<int:family_id>/shares/add/", family.share_form, name="share-create"),
     path("families/<int:family_id>/shares/<int:share_id>/end/", family.share_end, name="share-end"),
+    path("families/<int:family_id>/shares/<int:share_id>/renew/", family.share_renew, name="share-renew"),
     path("families/<int:family_id>/visits/add/", visit_views.visit_form, name="visit-create"),
     path("families/<int:family_id>/visits/<int:visit_id>/", visit_views.visit_form, name="visit-edit"),
     path("families/<int:family_id>/appointments/add/", visit_views.appointment_form, name="appointment-create"),

@@ -87,17 +87,24 @@ def referral_update(*, actor: User, referral: Referral, data: dict[str, Any]) ->
     _refuse_confidential_from_outsiders(actor, referral.family, data)
     if "concerns" in data:
         data["concerns"] = _clean_concerns(data["concerns"])
-    if "decision" in data:
-        if data["decision"] == ReferralDecision.PENDING:
-            data["decision_at"] = None
-        elif data["decision"] != referral.decision and not data.get("decision_at"):
-            data["decision_at"] = timezone.now()
+
+    def decided_at(fresh: Referral, changes: dict[str, Any]) -> dict[str, Any]:
+        # From the saved row, under its lock: a decision made since the caller read it is not "new".
+        if "decision" not in changes:
+            return {}
+        if changes["decision"] == ReferralDecision.PENDING:
+            return {"decision_at": None}
+        if changes["decision"] != fresh.decision and not changes.get("decision_at"):
+            return {"decision_at": timezone.now()}
+        return {}
+
     referral, changes = model_update(
         instance=referral,
         data=data,
         allowed=REFERRAL_FIELDS,
         actor=actor,
         family_id=referral.family_id,
+        derive=decided_at,
     )
     if changes:
         family_touch(referral.family_id)

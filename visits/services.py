@@ -6,8 +6,10 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
+from audit.services import AuditAction, audit_record
 from cases.access import can_change_family, can_record_events
 from cases.models import Agency, Family, Member, Role, User
 from cases.service_utils import audit_create, family_touch, model_update
@@ -131,8 +133,10 @@ def visit_update(
         if field != "version":
             setattr(candidate, field, value)
     _validate_visit(candidate)
-    seen = list(visit.children_seen.all()) if children_seen is None else list(children_seen)
-    alone = list(visit.children_seen_alone.all()) if children_seen_alone is None else list(children_seen_alone)
+    saved_seen, saved_alone = list(visit.children_seen.all()), list(visit.children_seen_alone.all())
+    before_seen, before_alone = {m.pk for m in saved_seen}, {m.pk for m in saved_alone}
+    seen = saved_seen if children_seen is None else list(children_seen)
+    alone = saved_alone if children_seen_alone is None else list(children_seen_alone)
     _clean_children(visit.family, seen, alone)
     visit, changes = model_update(
         instance=visit,
@@ -141,12 +145,26 @@ def visit_update(
         actor=actor,
         family_id=visit.family_id,
     )
-    if children_seen is not None:
+    children = {}
+    if {m.pk for m in seen} != before_seen:
         visit.children_seen.set(seen)
-    if children_seen_alone is not None:
+        children["children_seen"] = {"from": sorted(before_seen), "to": sorted(m.pk for m in seen)}
+    if {m.pk for m in alone} != before_alone:
         visit.children_seen_alone.set(alone)
-    if changes or children_seen is not None or children_seen_alone is not None:
-        Visit.objects.filter(pk=visit.pk).update(updated_at=timezone.now())
+        children["children_seen_alone"] = {"from": sorted(before_alone), "to": sorted(m.pk for m in alone)}
+    if children:
+        # Who was seen is part of the visit: a new version of it (model_update has the row locked),
+        # unless the field changes just above made one already.
+        now = timezone.now()
+        bump = {} if changes else {"version": F("version") + 1}
+        Visit.objects.filter(pk=visit.pk).update(updated_at=now, **bump)
+        visit.updated_at = now
+        if not changes:
+            visit.version += 1
+        audit_record(
+            actor=actor, action=AuditAction.CHANGE, instance=visit, family_id=visit.family_id, changes=children
+        )
+    if changes or children:
         family_touch(visit.family_id)
     return visit
 

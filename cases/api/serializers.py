@@ -171,10 +171,15 @@ class ShareSerializer(serializers.ModelSerializer):
         model = FamilyShare
         fields = ["id", "agency", "purpose", "legal_basis", "starts", "ends", "ended_at", "current", "updated_at"]
         read_only_fields = ["ended_at", "updated_at"]
+        # One dict: a second `extra_kwargs` used to replace the first, leaving `ends` optional here.
         extra_kwargs = {
-            "ends": {"required": True, "allow_null": False, "help_text": "The last day of access (required)."}
+            "ends": {
+                "required": True,
+                "allow_null": False,
+                "help_text": "The last day of access (required): at most SHARE_MAX_DAYS (default 365) after it starts.",
+            },
+            "starts": {"required": False},
         }
-        extra_kwargs = {"starts": {"required": False}}
 
     def get_current(self, obj: FamilyShare) -> bool:
         return obj.is_current()
@@ -184,6 +189,12 @@ class ShareSerializer(serializers.ModelSerializer):
         if starts and ends and ends < starts:
             raise serializers.ValidationError({"ends": "The share cannot end before it starts."})
         return attrs
+
+
+class ShareRenewSerializer(serializers.Serializer):
+    ends = serializers.DateField(
+        help_text="The new last day of access: today or later, at most SHARE_MAX_DAYS (default 365) from today."
+    )
 
 
 class LeadAssignmentSerializer(serializers.ModelSerializer):

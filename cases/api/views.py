@@ -28,6 +28,7 @@ from .serializers import (
     MemberSerializer,
     MeSerializer,
     RelationshipSerializer,
+    ShareRenewSerializer,
     ShareSerializer,
 )
 
@@ -206,7 +207,8 @@ class GapViewSet(FamilyScopedMixin, ServiceViewSet):
 
 class ShareViewSet(FamilyScopedMixin, mixins.DestroyModelMixin, ServiceViewSet):
     """Sharing the family with a partner agency. `DELETE` ends the share now: access stops at once,
-    the record of the share stays (`ended_at`)."""
+    the record of the share stays (`ended_at`), and a lead professional of that agency stops being
+    lead. `POST .../shares/{id}/renew/ {"ends": "YYYY-MM-DD"}` gives it a new last day."""
 
     serializer_class = ShareSerializer
     http_method_names = ["get", "post", "delete", "head", "options"]
@@ -222,6 +224,15 @@ class ShareViewSet(FamilyScopedMixin, mixins.DestroyModelMixin, ServiceViewSet):
 
     def perform_destroy(self, instance):
         services.share_end(actor=self.request.user, share=instance)
+
+    @extend_schema(request=ShareRenewSerializer, responses=ShareSerializer, summary="Renew a share")
+    @action(detail=True, methods=["post"])
+    def renew(self, request, *args, **kwargs):
+        share = self.get_object()
+        serializer = ShareRenewSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        share = services.share_renew(actor=request.user, share=share, ends=serializer.validated_data["ends"])
+        return self._respond(share, status.HTTP_200_OK)
 
 
 class LeadProfessionalView(AuditReadsMixin, FamilyScopedMixin, generics.ListAPIView):

@@ -27,6 +27,7 @@ from cases.forms import (
     MemberForm,
     RelationshipForm,
     ShareForm,
+    ShareRenewForm,
     SignificantAdultsForm,
     lead_candidates,
 )
@@ -335,6 +336,42 @@ def share_form(request: HttpRequest, family_id: int) -> HttpResponse:
             "lead": "The agency sees this family’s record (never a confidential referrer) until the end date, or "
             "until you end the share.",
             "submit": "Share the record",
+            "back": _back(family, "team"),
+        },
+    )
+
+
+@login_required
+def share_renew(request: HttpRequest, family_id: int, share_id: int) -> HttpResponse:
+    family = _changeable_family(request, family_id)
+    share = get_object_or_404(FamilyShare.objects.select_related("agency"), pk=share_id, family=family)
+    form = ShareRenewForm(request.POST or None, initial={"ends": share.ends})
+    if request.method == "POST" and form.is_valid():
+        try:
+            share = services.share_renew(actor=request.user, share=share, ends=form.cleaned_data["ends"])
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(
+                request, f"Sharing with {share.agency.name} now lasts until {share.ends.day} {share.ends:%B %Y}."
+            )
+            return redirect(reverse("family-detail", args=[family.pk]) + "#team")
+    # The page names the family: a read of its record.
+    audit_read(actor=request.user, instance=family, family_id=family.pk)
+    return render(
+        request,
+        "cases/form_page.html",
+        {
+            "form": form,
+            "family": family,
+            "title": f"Renew sharing with {share.agency.name}",
+            "lead": (
+                f"Sharing now ends after {share.ends.day} {share.ends:%B %Y}."
+                if share.ends
+                else "Sharing has no last day."
+            )
+            + " Choose a new last day of access.",
+            "submit": "Renew sharing",
             "back": _back(family, "team"),
         },
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from .env import env_bool, env_int, env_list, env_str
@@ -230,6 +231,32 @@ CACHES = {
     )
 }
 
+# --- Sharing (issue 14, item 8) ----------------------------------------------------------
+# The longest a share may run, in days, from its start (or from today, when renewed): sharing is
+# for a purpose and reviewed, never open-ended; renewal sets a new last day within the same limit.
+SHARE_MAX_DAYS = env_int("SHARE_MAX_DAYS", 365)
+if SHARE_MAX_DAYS < 1:
+    raise ImproperlyConfigured(f"SHARE_MAX_DAYS={SHARE_MAX_DAYS} must be at least 1.")
+
+# --- Behind the reverse proxy, anonymous callers, the security log (issue 14, items 15, 16) ---
+# The proxies whose X-Forwarded-Proto/-For/-Host are believed: addresses or networks, e.g.
+# TRUSTED_PROXIES=172.16.0.0/12 for docker-compose's network. From anyone else those headers are
+# removed (safeguarding.middleware.TrustedProxyMiddleware), and the client's address is REMOTE_ADDR.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_proxy!r} is not an address or network.") from exc
+# Anonymous requests per client address, pages and API alike; over it, 429 with Retry-After.
+# Generous, as a council office signs in from behind one address; empty turns the limit off.
+ANON_RATE_LIMIT = env_str("ANON_RATE_LIMIT", "300/minute")
+if ANON_RATE_LIMIT.strip() and not re.fullmatch(r"\s*\d+\s*/\s*(second|minute|hour|day)\s*", ANON_RATE_LIMIT):
+    raise ImproperlyConfigured(f"ANON_RATE_LIMIT={ANON_RATE_LIMIT!r} is not a rate such as 300/minute.")
+# An anonymous refusal repeated (same kind, address and status) within this many seconds is one
+# security log row plus a count (audit.security); 0 writes every one.
+SECURITY_REPEAT_WINDOW = env_int("SECURITY_REPEAT_WINDOW", 60)
+
 # --- Celery -----------------------------------------------------------------------------
 # With no REDIS_URL, tasks run in-process (eager) so `make run` needs nothing but Python.
 REDIS_URL = env_str("REDIS_URL")
@@ -245,6 +272,15 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Installed into the database schedule when beat starts (django-celery-beat), beside the checks'.
+CELERY_BEAT_SCHEDULE = {
+    # A share that lapses on its last day ends its agency's lead role the next morning, before the
+    # nightly checks (a share ended by a person does so at once: cases.services.share_end).
+    "cases.release_lapsed_share_leads": {
+        "task": "cases.release_lapsed_share_leads",
+        "schedule": crontab(hour=0, minute=5),
+    },
+}
 
 # --- REST framework --------------------------------------------------------------------
 REST_FRAMEWORK = {

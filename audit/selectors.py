@@ -6,7 +6,7 @@ from django.db.models import Count, Max, QuerySet
 
 from cases.models import Role, User
 
-from .models import AuditEvent
+from .models import AuditEvent, SecurityEvent, SecurityEventKind
 
 
 def can_see_access_log(user: User, family) -> bool:
@@ -33,3 +33,13 @@ def family_access_by_person(*, family_id: int, limit: int | None = None) -> list
         .order_by("-last_at")
     )
     return list(rows[:limit] if limit else rows)
+
+
+def family_refused_attempts(*, family_id: int, limit: int = 100) -> list[SecurityEvent]:
+    """Refused attempts to open a restricted family (`cases.access.note_restricted_refusal`),
+    newest first: for its managers, on the access log (index `security_family_at`)."""
+    return list(
+        SecurityEvent.objects.filter(family_id=family_id, kind=SecurityEventKind.REFUSED)
+        .select_related("user__agency")
+        .order_by("-at", "-id")[:limit]
+    )

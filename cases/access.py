@@ -5,20 +5,29 @@
 - partners: the families with a current share with their agency (started, not past its end
   date, not ended) — checked on every request, so ending a share ends access at once, for
   sessions and tokens already issued alike;
-- admins: every family.
+- admins: every family;
+- and, for every role (admins included), a restricted family only if the user is named on it
+  (holds the `view_restricted_family` grant, django-guardian): `hidden_restricted_families`.
 
 Every selector filters through `restrict_to_visible`; every detail fetch goes through a
-selector, so an outsider gets 404, never 403. A queryset rule rather than per-object grants
-(django-guardian): visibility here is a relation (team, current share), and a rule computed
-in the query cannot drift out of step with the records it guards.
+selector, so an outsider gets 404, never 403. A queryset rule rather than per-object grants:
+visibility here is a relation (team, current share), and a rule computed in the query cannot
+drift out of step with the records it guards. Per-object grants are used only on top of it, for
+restricted records, and read in the same query (one subquery over a handful of rows).
 """
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.core.exceptions import ValidationError
+from django.db.models import Model, Q, QuerySet
+from django.http import Http404
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from .models import Family, FamilyShare, Role, Team, User
+from .models import Family, FamilyShare, FamilyUserObjectPermission, Role, Team, User
+
+RESTRICTED_PERMISSION = "view_restricted_family"
+RESTRICTED_PERM = f"cases.{RESTRICTED_PERMISSION}"
 
 
 def current_shares(*, today=None) -> QuerySet[FamilyShare]:
@@ -28,8 +37,41 @@ def current_shares(*, today=None) -> QuerySet[FamilyShare]:
     )
 
 
-def _visibility_q(user: User, family_field: str) -> Q | None:
-    """A Q limiting `family_field` to the user's families; None means "everything"."""
+def restriction_grants(user: User) -> QuerySet[FamilyUserObjectPermission]:
+    """The user's grants on restricted families (direct foreign key: no generic `object_pk`)."""
+    return FamilyUserObjectPermission.objects.filter(
+        user_id=user.pk, permission__codename=RESTRICTED_PERMISSION, permission__content_type__app_label="cases"
+    )
+
+
+def hidden_restricted_families(user: User) -> QuerySet[Family]:
+    """The restricted families the user is not named on: hidden from them whatever their role.
+
+    A handful of rows (the partial index `family_restricted`), so `NOT (family_id IN (...))`
+    is a hashed subplan PostgreSQL works out once per query, with no join to the family table
+    for members, visits, flags or prompts.
+    """
+    return Family.objects.filter(restricted=True).exclude(pk__in=restriction_grants(user).values("content_object_id"))
+
+
+def _restriction_q(user: User, family_field: str) -> Q:
+    """Rows of restricted families the user is not named on are left out."""
+    id_path = f"{family_field}_id" if family_field else "pk"
+    return ~Q(**{f"{id_path}__in": hidden_restricted_families(user).values("pk")})
+
+
+def _visibility_q(user: User, family_field: str) -> Q:
+    """A Q limiting `family_field` to the user's families: the relation (team, share, admin),
+    and on top of it, for every role, no restricted family the user is not named on."""
+    relation = _relation_q(user, family_field)
+    if relation is not None and relation == Q(pk__in=[]):
+        return relation
+    restriction = _restriction_q(user, family_field)
+    return restriction if relation is None else relation & restriction
+
+
+def _relation_q(user: User, family_field: str) -> Q | None:
+    """A Q limiting `family_field` to the families of the user's relation; None means "every family"."""
     prefix = f"{family_field}__" if family_field else ""
     if not user.is_authenticated or not user.is_active:
         return Q(pk__in=[])
@@ -70,8 +112,7 @@ def restrict_to_visible(qs: QuerySet, user: User, *, family_field: str = "family
 
     `family_field` is the path from the model to Family ("" when `qs` is of Family itself).
     """
-    q = _visibility_q(user, family_field)
-    return qs if q is None else qs.filter(q)
+    return qs.filter(_visibility_q(user, family_field))
 
 
 def visible_families(user: User) -> QuerySet[Family]:
@@ -90,8 +131,50 @@ def visible_family_count(user: User) -> int:
     if user.is_authenticated and user.is_active and not user.is_platform_admin and user.role == Role.PARTNER:
         if not user.agency_id:
             return 0
-        return current_shares().filter(agency_id=user.agency_id).values("family_id").distinct().count()
+        shares = current_shares().filter(agency_id=user.agency_id).filter(_restriction_q(user, "family"))
+        return shares.values("family_id").distinct().count()
     return visible_families(user).count()
+
+
+def note_restricted_refusal(*, user: User, model: type[Model], family_field: str = "family", **lookup) -> int | None:
+    """After a detail fetch found nothing: if the record exists and its family is restricted
+    from this user, write a security event naming the family (its manager sees the attempts on
+    the access log). An ordinary outsider's miss writes nothing more than it did before.
+    Returns the family's id when the refusal was because of the restriction."""
+    from audit.security import SecurityEventKind, security_event  # audit depends on cases, not back
+
+    if not getattr(user, "is_authenticated", False):
+        return None
+    prefix = f"{family_field}__" if family_field else ""
+    id_path = f"{family_field}_id" if family_field else "pk"
+    try:
+        family_id = (
+            model._default_manager.filter(**lookup)
+            .filter(**{f"{prefix}restricted": True})
+            .exclude(**{f"{id_path}__in": restriction_grants(user).values("content_object_id")})
+            .values_list(id_path, flat=True)
+            .first()
+        )
+    except (ValueError, TypeError, ValidationError):
+        return None
+    if family_id is None:
+        return None
+    security_event(SecurityEventKind.REFUSED, user=user, status_code=404, family_id=family_id)
+    return family_id
+
+
+def get_visible_or_404(qs: QuerySet, *, user: User, family_field: str = "family", **lookup):
+    """`get_object_or_404` on a selector's queryset; a miss on a restricted record is noted."""
+    try:
+        return get_object_or_404(qs, **lookup)
+    except Http404:
+        note_restricted_refusal(user=user, model=qs.model, family_field=family_field, **lookup)
+        raise
+
+
+def is_named_on(user: User, family: Family) -> bool:
+    """The user holds the grant on this (restricted) family."""
+    return restriction_grants(user).filter(content_object_id=family.pk).exists()
 
 
 def can_change_family(user: User, family: Family) -> bool:
@@ -114,3 +197,24 @@ def can_record_events(user: User, family: Family) -> bool:
 def sees_confidential_referrer(user: User, family: Family) -> bool:
     """The confidential referrer is shown to the owning team only (DESIGN 5), not even admins."""
     return user.is_active and user.role in (Role.PRACTITIONER, Role.MANAGER) and user.team_id == family.team_id
+
+
+def may_restrict(user: User, family: Family) -> bool:
+    """Restrict a family, change who is named, or lift it: a manager of the owning team, or that
+    team's head of service. Callers have fetched `family` through a selector (so a restricted
+    family is only reachable by someone named on it)."""
+    if not user.is_active or user.role != Role.MANAGER:
+        return False
+    if user.team_id == family.team_id:
+        return True
+    return Team.objects.filter(pk=family.team_id, agency__head_of_service_id=user.pk).exists()
+
+
+def could_see_unrestricted(user: User, family: Family) -> bool:
+    """The user's relation to the family would let them see it if it were not restricted: the
+    people a restriction may name. Admins are never named: they manage accounts and sharing, and
+    see the audit of a restricted record, not the record."""
+    relation = _relation_q(user, "")
+    if relation is None or user.is_platform_admin:
+        return False
+    return Family.objects.filter(relation, pk=family.pk).exists()

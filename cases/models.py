@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from guardian.models import UserObjectPermissionBase
 from simple_history.models import HistoricalRecords
 
 
@@ -168,20 +169,47 @@ class Family(models.Model):
         help_text="Counts up on each change. Send it back (or an If-Match header) when changing the record: "
         "if someone else changed it since, the change is refused with 409 Conflict.",
     )
+    # A restricted record (DESIGN 6: a staff member's own family, a family known in the press, a
+    # child in hiding) is seen only by the people holding the `view_restricted_family` grant on
+    # it (`FamilyUserObjectPermission`); `cases.access` applies that to every role, admins too.
+    restricted = models.BooleanField(
+        default=False, help_text="Only the people named on the record can see it, whatever their role."
+    )
+    restriction_reason = models.TextField(blank=True, help_text="Why the record is restricted.")
+    # Prompts the checks raise for a restricted family go to this manager when the person they
+    # would go to is not named on it (`escalation.services.prompts`).
+    restricted_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="+", null=True, blank=True, db_index=False
+    )
+
     # Previous values of every field, kept on each save (django-simple-history).
     history = HistoricalRecords(excluded_fields=["updated_at"])
 
     class Meta:
         ordering = ["name", "id"]
         verbose_name_plural = "families"
+        permissions = [("view_restricted_family", "See a restricted family")]
         indexes = [
             models.Index(fields=["team", "status"], name="family_team_status"),
             models.Index(fields=["team", "id"], name="family_team_id"),
             models.Index(fields=["lead_professional", "status"], name="family_lead_status"),
+            # The few restricted families, read by every visibility query (`cases.access`).
+            models.Index(fields=["id"], condition=Q(restricted=True), name="family_restricted"),
         ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.reference})"
+
+
+class FamilyUserObjectPermission(UserObjectPermissionBase):
+    """django-guardian's per-object grant with a real foreign key to the family (not its generic
+    `object_pk` text column), so the visibility rule is one indexed `id IN (subquery)`."""
+
+    content_object = models.ForeignKey(Family, on_delete=models.CASCADE, related_name="user_grants")
+
+    # The base's unique (user, permission, content_object) index serves the visibility subquery.
+    class Meta(UserObjectPermissionBase.Meta):
+        verbose_name = "restricted-record grant"
 
 
 class LeadProfessionalAssignment(models.Model):

@@ -8,9 +8,8 @@ from dataclasses import dataclass
 
 from django.db import models
 from django.db.models import Prefetch, QuerySet
-from django.shortcuts import get_object_or_404
 
-from .access import restrict_to_visible, visible_families
+from .access import get_visible_or_404, restrict_to_visible, visible_families
 from .models import (
     CaseNote,
     Family,
@@ -47,7 +46,7 @@ def family_list_brief(*, user: User) -> QuerySet[Family]:
 
 def family_get_for_user(*, user: User, family_id) -> Family:
     """The family if the user may see it, else 404 (never 403: ids must not be probeable)."""
-    return get_object_or_404(family_list(user=user), pk=family_id)
+    return get_visible_or_404(family_list(user=user), user=user, family_field="", pk=family_id)
 
 
 def member_list(*, user: User, family: Family | None = None) -> QuerySet[Member]:
@@ -58,7 +57,7 @@ def member_list(*, user: User, family: Family | None = None) -> QuerySet[Member]
 
 
 def member_get_for_user(*, user: User, member_id) -> Member:
-    return get_object_or_404(member_list(user=user), pk=member_id)
+    return get_visible_or_404(member_list(user=user), user=user, pk=member_id)
 
 
 def relationship_list(*, family: Family) -> QuerySet[Relationship]:
@@ -517,3 +516,25 @@ def search_people(*, user: User, query: str) -> list[Member]:
             | Q(family__reference__iexact=word)
         )
     return list(qs.order_by("family_name", "given_name", "id")[:SEARCH_LIMIT])
+
+
+def restriction_candidates(*, family: Family) -> QuerySet[User]:
+    """Who a restriction may name (`cases.restriction`): the active people whose relation lets them
+    see the family (its team, its agency's head of service and partnership lead, people of a partner
+    agency with a current share), by name. Admins are never named."""
+    from .access import current_shares
+
+    shared = current_shares().filter(family=family).values("agency_id")
+    agency = family.team.agency
+    return (
+        User.objects.filter(is_active=True)
+        .exclude(role=Role.ADMIN)
+        .exclude(is_superuser=True)
+        .filter(
+            models.Q(team_id=family.team_id, role__in=[Role.PRACTITIONER, Role.MANAGER])
+            | models.Q(pk__in=[pk for pk in (agency.head_of_service_id, agency.partnership_lead_id) if pk])
+            | models.Q(role=Role.PARTNER, agency_id__in=shared)
+        )
+        .select_related("agency")
+        .order_by("last_name", "first_name", "username")
+    )

@@ -4,7 +4,7 @@ from referrals import views as referral_views
 from visits import views as visit_views
 
 from . import views
-from .views import family, search
+from .views import family, restriction, search
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -14,6 +14,8 @@ urlpatterns = [
     path("families/add/", family.family_create, name="family-create"),
     path("families/<int:family_id>/", family.family_detail, name="family-detail"),
     path("families/<int:family_id>/access-log/", family.access_log, name="family-access-log"),
+    path("families/<int:family_id>/restriction/", restriction.restriction_form, name="restriction"),
+    path("families/<int:family_id>/restriction/lift/", restriction.restriction_lift, name="restriction-lift"),
     path("families/<int:family_id>/members/add/", family.member_form, name="member-create"),
     path("families/<int:family_id>/members/<int:member_id>/", family.member_form, name="member-edit"),
     path("families/<int:family_id>/gaps/add/", family.gap_form, name="gap-create"),

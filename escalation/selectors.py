@@ -21,12 +21,11 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import TruncMonth, TruncWeek
-from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.functional import cached_property
 
 from audit.reads import logged_reads
-from cases.access import restrict_to_visible, visible_teams
+from cases.access import get_visible_or_404, hidden_restricted_families, restrict_to_visible, visible_teams
 from cases.models import Family, FamilyStatus, Role, Team, User
 
 from .models import ACTIVE_PROMPT_STATUSES, EscalationPrompt, Flag, PromptEvent, PromptStatus, Severity
@@ -38,7 +37,7 @@ def flag_list(*, user: User) -> QuerySet[Flag]:
 
 
 def flag_get_for_user(*, user: User, flag_id) -> Flag:
-    return get_object_or_404(flag_list(user=user), pk=flag_id)
+    return get_visible_or_404(flag_list(user=user), user=user, pk=flag_id)
 
 
 def prompt_list(*, user: User) -> QuerySet[EscalationPrompt]:
@@ -50,7 +49,7 @@ def prompt_list(*, user: User) -> QuerySet[EscalationPrompt]:
 
 
 def prompt_get_for_user(*, user: User, prompt_id) -> EscalationPrompt:
-    return get_object_or_404(prompt_list(user=user), pk=prompt_id)
+    return get_visible_or_404(prompt_list(user=user), user=user, pk=prompt_id)
 
 
 # --- the dashboard ---------------------------------------------------------------------------
@@ -261,38 +260,47 @@ def team_members(*, team_id: int | None) -> list[dict]:
     )
 
 
+# `{hidden}`: the restricted families the viewer is not named on (`hidden_restricted_families`),
+# left out of both counts so a person's workload never counts a family the viewer may not see.
 _WORKLOAD_SQL = f"""
 SELECT 'families', lead_professional_id, COUNT(*), 0
 FROM {Family._meta.db_table}
-WHERE lead_professional_id = ANY(%s) AND status = %s
+WHERE lead_professional_id = ANY(%s) AND status = %s AND NOT (id IN ({{hidden}}))
 GROUP BY lead_professional_id
 UNION ALL
 SELECT 'prompts', assigned_to_id, COUNT(*), COUNT(*) FILTER (WHERE due < %s)
 FROM {EscalationPrompt._meta.db_table}
-WHERE assigned_to_id = ANY(%s) AND status = ANY(%s)
+WHERE assigned_to_id = ANY(%s) AND status = ANY(%s) AND NOT (family_id IN ({{hidden}}))
 GROUP BY assigned_to_id
 """  # noqa: S608 - table names from the models, values as parameters
 
 
-def _workload_counts(ids: list[int], *, today: dt.date) -> list[tuple[str, int, int, int]]:
+def _workload_counts(ids: list[int], *, today: dt.date, viewer: User) -> list[tuple[str, int, int, int]]:
     """(kind, person, count, overdue) rows: 'families' each person leads (open), 'prompts' assigned
-    to each (active, and how many of them overdue)."""
+    to each (active, and how many of them overdue), of the families `viewer` may see if restricted."""
     active = [status.value for status in ACTIVE_PROMPT_STATUSES]
+    hidden = hidden_restricted_families(viewer).values("pk")
     if connection.vendor == "postgresql":
         # Both counts in one round trip, in plain SQL: building the two grouped queries with the
         # ORM cost ~3 ms of CPU a page on the benchmark machine, this ~0.5 ms.
+        hidden_sql, hidden_params = hidden.query.get_compiler(connection.alias).as_sql()
         with connection.cursor() as cursor:
-            cursor.execute(_WORKLOAD_SQL, [ids, FamilyStatus.OPEN.value, today, ids, active])
+            cursor.execute(
+                _WORKLOAD_SQL.format(hidden=hidden_sql),
+                [ids, FamilyStatus.OPEN.value, *hidden_params, today, ids, active, *hidden_params],
+            )
             return cursor.fetchall()
     # Elsewhere (SQLite, the demo's embedded default: no `= ANY(array)`), the same counts by the ORM.
     families = (
         Family.objects.filter(lead_professional_id__in=ids, status=FamilyStatus.OPEN)
+        .exclude(pk__in=hidden)
         .values_list("lead_professional_id")
         .annotate(n=Count("id"))
         .order_by()
     )
     prompts = (
         EscalationPrompt.objects.filter(assigned_to_id__in=ids, status__in=active)
+        .exclude(family_id__in=hidden)
         .values_list("assigned_to_id")
         .annotate(n=Count("id"), overdue=Count("id", filter=Q(due__lt=today)))
         .order_by()
@@ -319,7 +327,7 @@ def team_workload(
     families: dict[int, int] = {}
     prompts: dict[int, tuple[int, int]] = {}
     if ids:
-        for kind, pk, n, overdue in _workload_counts(ids, today=timezone.localdate()):
+        for kind, pk, n, overdue in _workload_counts(ids, today=timezone.localdate(), viewer=user):
             if kind == "families":
                 families[pk] = n
             else:
@@ -347,11 +355,14 @@ def chart_scope(*, user: User, teams: Iterable[Team]) -> str:
     service, a partnership lead) those are the families of exactly the teams `visible_teams`
     returns (the same rule in cases.access), so the managers who see the same set of teams see the
     same figures and share one entry; every admin sees every family. Anyone else: their own."""
-    if user.is_active and user.is_platform_admin:
-        return "all"
-    if user.is_active and user.role == Role.MANAGER:
-        return "teams:" + ",".join(str(pk) for pk in sorted({t.pk for t in teams}))
-    return f"user:{user.pk}"
+    if not user.is_active or user.role not in (Role.ADMIN, Role.MANAGER) and not user.is_platform_admin:
+        return f"user:{user.pk}"
+    # Restricted families are seen only by those named on them, whatever their teams: the scope
+    # names the ones this user may not see, so only people with the same view share an entry.
+    hidden = ",".join(str(pk) for pk in hidden_restricted_families(user).order_by("pk").values_list("pk", flat=True))
+    if user.is_platform_admin:
+        return f"all;hidden:{hidden}"
+    return "teams:" + ",".join(str(pk) for pk in sorted({t.pk for t in teams})) + f";hidden:{hidden}"
 
 
 def chart_data_cached(*, user: User, teams: Iterable[Team] | None = None, ages: dict | None = None) -> dict:

@@ -1,9 +1,8 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
-from django.shortcuts import get_object_or_404
 
-from cases.access import restrict_to_visible
+from cases.access import get_visible_or_404, restrict_to_visible
 from cases.models import User
 
 from .models import Referral
@@ -15,4 +14,4 @@ def referral_list(*, user: User) -> QuerySet[Referral]:
 
 
 def referral_get_for_user(*, user: User, referral_id) -> Referral:
-    return get_object_or_404(referral_list(user=user), pk=referral_id)
+    return get_visible_or_404(referral_list(user=user), user=user, pk=referral_id)

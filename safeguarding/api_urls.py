@@ -4,6 +4,7 @@ from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from cases.api import views as cases_views
+from cases.api.restriction import RestrictionView
 from escalation.api import EscalationViewSet, FlagViewSet
 from referrals.api import ReferralViewSet
 from visits.api import AppointmentViewSet, VisitViewSet
@@ -34,5 +35,6 @@ urlpatterns = [
         name="family-lead-professional",
     ),
     path("families/<int:family_pk>/chronology/", cases_views.ChronologyView.as_view(), name="family-chronology"),
+    path("families/<int:family_pk>/restriction/", RestrictionView.as_view(), name="family-restriction"),
     path("", include(router.urls)),
 ]

@@ -3,9 +3,8 @@ from __future__ import annotations
 from django.contrib.postgres.fields import ArrayField
 from django.db import connection
 from django.db.models import BigIntegerField, F, Func, Prefetch, QuerySet
-from django.shortcuts import get_object_or_404
 
-from cases.access import restrict_to_visible
+from cases.access import get_visible_or_404, restrict_to_visible
 from cases.models import Member, User
 
 from .models import Appointment, Visit
@@ -61,7 +60,9 @@ def visit_list(*, user: User) -> QuerySet[Visit]:
 
 
 def visit_get_for_user(*, user: User, visit_id) -> Visit:
-    return get_object_or_404(visit_list(user=user).select_related("family", "agency", "practitioner"), pk=visit_id)
+    return get_visible_or_404(
+        visit_list(user=user).select_related("family", "agency", "practitioner"), user=user, pk=visit_id
+    )
 
 
 def appointment_list(*, user: User) -> QuerySet[Appointment]:
@@ -69,4 +70,4 @@ def appointment_list(*, user: User) -> QuerySet[Appointment]:
 
 
 def appointment_get_for_user(*, user: User, appointment_id) -> Appointment:
-    return get_object_or_404(appointment_list(user=user), pk=appointment_id)
+    return get_visible_or_404(appointment_list(user=user), user=user, pk=appointment_id)

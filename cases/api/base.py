@@ -10,6 +10,7 @@ import django_filters
 from django import forms
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Model, QuerySet
+from django.http import Http404
 from django.utils import timezone
 from rest_framework import ISO_8601, exceptions, fields, mixins, relations, status, viewsets
 from rest_framework.fields import SkipField
@@ -20,6 +21,7 @@ from rest_framework.settings import api_settings
 
 from audit.reads import logged_reads
 from audit.services import audit_reads
+from cases.access import note_restricted_refusal
 
 
 class UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):
@@ -208,7 +210,16 @@ class AuditReadsMixin:
         return page
 
     def get_object(self):
-        obj = super().get_object()
+        try:
+            obj = super().get_object()
+        except Http404:
+            # A miss on a record of a restricted family is a refused attempt its manager sees.
+            lookup = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field)
+            family_field = "" if self.audit_family_attr in ("pk", "id") else self.audit_family_attr.removesuffix("_id")
+            note_restricted_refusal(
+                user=self.request.user, model=self.get_queryset().model, family_field=family_field, pk=lookup
+            )
+            raise
         self._audit([obj])
         return obj
 

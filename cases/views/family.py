@@ -16,10 +16,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from audit.selectors import can_see_access_log, family_access_by_person, family_access_log
+from audit.selectors import can_see_access_log, family_access_by_person, family_access_log, family_refused_attempts
 from audit.services import audit_read, audit_reads
 from cases import selectors, services
-from cases.access import can_change_family, can_record_events
+from cases.access import can_change_family, can_record_events, get_visible_or_404, may_restrict
 from cases.forms import (
     FamilyForm,
     GapForm,
@@ -80,11 +80,13 @@ def _chronology_context(request: HttpRequest, family: Family) -> dict:
 def family_detail(request: HttpRequest, family_id: int) -> HttpResponse:
     from escalation.models import Flag
 
-    family = get_object_or_404(
+    family = get_visible_or_404(
         selectors.family_list(user=request.user).prefetch_related(
             Prefetch("relationships", queryset=Relationship.objects.order_by("id")),
             Prefetch("shares", queryset=FamilyShare.objects.select_related("agency").order_by("id")),
         ),
+        user=request.user,
+        family_field="",
         pk=family_id,
     )
     chronology = _chronology_context(request, family)
@@ -109,6 +111,7 @@ def family_detail(request: HttpRequest, family_id: int) -> HttpResponse:
             .order_by("rank", "rule")
         ),
         "can_change": can_change_family(request.user, family),
+        "can_restrict": may_restrict(request.user, family),
         "access_log": (
             family_access_by_person(family_id=family.pk, limit=5) if can_see_access_log(request.user, family) else None
         ),
@@ -403,6 +406,7 @@ def access_log(request: HttpRequest, family_id: int) -> HttpResponse:
         {
             "family": family,
             "people": family_access_by_person(family_id=family.pk),
+            "refused": family_refused_attempts(family_id=family.pk),
             "page": page,
             "query": "",
         },

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "cases",
     "referrals",
     "visits",
+    "guardian",
     "escalation",
     "audit",
     "accounts",
@@ -157,7 +158,14 @@ AUTH_PASSWORD_VALIDATORS = [
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # Per-object grants for restricted records (DESIGN 6); `cases.access` reads them in its query.
+    "guardian.backends.ObjectPermissionBackend",
 ]
+# django-guardian: no anonymous user row (it would appear in staff lists and could be granted a
+# record); anonymous requests never reach a record anyway.
+ANONYMOUS_USER_NAME = None
+GUARDIAN_RAISE_403 = False
+GUARDIAN_RENDER_403 = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

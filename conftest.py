@@ -101,10 +101,9 @@ def api():
     client = APIClient()
 
     def as_user(user):
-        from rest_framework.authtoken.models import Token
+        from accounts.tests.factories import api_token_for
 
-        token, _ = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_for(user)}")
         return client
 
     client.as_user = as_user

@@ -7,14 +7,17 @@ import base64
 import datetime as dt
 import io
 from importlib import import_module
+from typing import NamedTuple
 
 import qrcode
 import qrcode.image.svg
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from rest_framework.authtoken.models import Token
+from knox.crypto import hash_token
+from knox.models import AuthToken
 
 from audit.security import SecurityEventKind, security_event
 
@@ -123,19 +126,70 @@ def totp_verify(*, user, token: str, request=None) -> TOTPDevice | None:
     return None
 
 
-@transaction.atomic
-def token_issue(*, user, actor=None) -> Token:
-    """A new API token for the user (any old one stops working)."""
-    Token.objects.filter(user=user).delete()
-    token = Token.objects.create(user=user)
-    security_event(SecurityEventKind.TOKEN_ISSUED, user=user, route=f"by {getattr(actor, 'username', 'command')}")
-    return token
+class IssuedToken(NamedTuple):
+    """A token just issued: `key` is the only copy of the key (only its hash is stored), to be
+    shown once and handed over securely; `token` is the stored record (prefix, expiry)."""
+
+    key: str
+    token: AuthToken
+
+
+def _token_route(actor, reason: str = "") -> str:
+    """Who issued or revoked a token, and why, for the security log's route column."""
+    who = f"by {actor.get_username()}" if getattr(actor, "pk", None) else "by command"
+    reason = " ".join(reason.split())
+    return f"{who}: {reason}" if reason else who
 
 
 @transaction.atomic
-def token_revoke(*, user, actor=None) -> bool:
-    """Revoke the user's API token: the next request with it gets 401."""
-    deleted, _ = Token.objects.filter(user=user).delete()
-    if deleted:
-        security_event(SecurityEventKind.TOKEN_REVOKED, user=user, route=f"by {getattr(actor, 'username', 'command')}")
-    return bool(deleted)
+def token_issue(*, user, actor=None, reason: str = "") -> IssuedToken:
+    """A new API token for the user; any old one stops working (each a security event).
+
+    Issued by a command (`create_user --token`, `revoke_token --reissue`: `actor` None), or by a
+    person, who must give a reason: a token skips the second factor, so one for a manager or an
+    admin (`requires_two_factor`) is only ever issued deliberately, and the reason is recorded.
+    """
+    if getattr(actor, "pk", None) and not reason.strip():
+        raise ValidationError({"reason": "Say why this person needs an API token."})
+    if not user.is_active:
+        raise ValidationError({"user": "This account is switched off. Switch it on before issuing a token."})
+    _tokens_revoke(user=user, route=_token_route(actor, "replaced by a new token"))
+    token, key = AuthToken.objects.create(user=user)
+    security_event(SecurityEventKind.TOKEN_ISSUED, user=user, route=_token_route(actor, reason))
+    return IssuedToken(key=key, token=token)
+
+
+def _tokens_revoke(*, user, route: str) -> int:
+    revoked = 0
+    for token in AuthToken.objects.filter(user=user).only("digest", "user_id"):
+        token.delete()
+        security_event(SecurityEventKind.TOKEN_REVOKED, user=user, route=route)
+        revoked += 1
+    return revoked
+
+
+def token_matches(*, user, key: str) -> bool:
+    """Whether `key` is a current (unexpired) API token of `user`."""
+    return AuthToken.objects.filter(user=user, digest=hash_token(key), expiry__gt=timezone.now()).exists()
+
+
+@transaction.atomic
+def token_revoke(*, user, actor=None, reason: str = "") -> bool:
+    """Revoke the user's API tokens: the next request with one gets 401."""
+    return bool(_tokens_revoke(user=user, route=_token_route(actor, reason)))
+
+
+@transaction.atomic
+def token_delete(*, token: AuthToken, actor) -> None:
+    """Revoke one token (the admin's delete)."""
+    user = token.user
+    token.delete()
+    security_event(SecurityEventKind.TOKEN_REVOKED, user=user, route=_token_route(actor))
+
+
+@transaction.atomic
+def token_expire(*, token: AuthToken) -> None:
+    """A token used after its expiry is deleted: revoked by time, as the security log says."""
+    user = token.user
+    if AuthToken.objects.filter(digest=token.digest).delete()[0]:
+        security_event(SecurityEventKind.TOKEN_REVOKED, user=user, route="expired")

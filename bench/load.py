@@ -133,8 +133,8 @@ def prepare_accounts(*, max_users: int, manager_accounts: int, shares_per_agency
     from django.db.models import Count, Q
     from django.utils import timezone
     from django_otp.plugins.otp_totp.models import TOTPDevice
-    from rest_framework.authtoken.models import Token
 
+    from accounts.services import token_issue
     from cases.access import current_shares
     from cases.models import Agency, Family, Member, MemberRole, Role, Team, User
 
@@ -197,8 +197,8 @@ def prepare_accounts(*, max_users: int, manager_accounts: int, shares_per_agency
                 username=f"{PREFIX}partner-{i:02d}",
                 defaults={"role": Role.PARTNER, "agency": agency, "team": None, "is_active": True},
             )
-            token, _ = Token.objects.get_or_create(user=user)
-            partners.append((user, token))
+            # Only a hash is stored, so each set-up issues a fresh key (revoking the last one).
+            partners.append((user, token_issue(user=user).key))
         children = {}
         for agency in agencies:
             shared = current_shares().filter(agency=agency).values("family_id")
@@ -239,7 +239,7 @@ def prepare_accounts(*, max_users: int, manager_accounts: int, shares_per_agency
             for u, d in managers
         ],
         "partners": [
-            {"username": u.username, "token": t.key, "agency": u.agency_id, "children": children[u.agency_id]}
+            {"username": u.username, "token": t, "agency": u.agency_id, "children": children[u.agency_id]}
             for u, t in partners
         ],
         "catch_up_since": catch_up_since,

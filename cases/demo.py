@@ -1,6 +1,7 @@
 """Demo set-up for `make run`: seed once, create the demo accounts, share some families.
 
-Passwords are random per machine and kept in `.demo-logins` (git-ignored), never in the repo.
+Passwords (and the partner's API token) are random per machine and kept in `.demo-logins`
+(git-ignored, readable by its owner only), never in the repo.
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from rest_framework.authtoken.models import Token
 
-from accounts.services import totp_secret
+from accounts.services import token_issue, token_matches, totp_secret
 from escalation.models import CheckRun
 from escalation.services.checks import run_checks_in_process
 
@@ -96,7 +96,11 @@ def demo_setup(*, families: int = DEMO_FAMILIES, seed: int = DEMO_SEED, stdout=N
     partner, h_pw = _ensure_user(
         "partner", role=Role.PARTNER, agency=health, team=None, name=("Health", "Visiting"), stored=stored
     )
-    token, _ = Token.objects.get_or_create(user=partner)
+    # Only a hash of an API token is stored: the demo keeps its partner's key beside the passwords,
+    # and issues a new one when that key no longer works (revoked, expired or a fresh database).
+    token = stored.get("partner-token")
+    if not token or not token_matches(user=partner, key=token):
+        token = token_issue(user=partner).key
 
     # The demo practitioner leads a handful of the team's open families; some are shared with health.
     if not Family.objects.filter(lead_professional=practitioner).exists():
@@ -117,7 +121,7 @@ def demo_setup(*, families: int = DEMO_FAMILIES, seed: int = DEMO_SEED, stdout=N
         # The demo shows what the checks find from the first page load, with six months of history.
         simulate_check_history()
 
-    LOGINS_FILE.write_text(json.dumps({"practitioner": p_pw, "manager": m_pw, "partner": h_pw}))
+    LOGINS_FILE.write_text(json.dumps({"practitioner": p_pw, "manager": m_pw, "partner": h_pw, "partner-token": token}))
     LOGINS_FILE.chmod(0o600)
     # Managers must give a second factor: the demo's has an authenticator set up already.
     device = TOTPDevice.objects.filter(user=manager, confirmed=True).first() or TOTPDevice.objects.create(
@@ -126,7 +130,7 @@ def demo_setup(*, families: int = DEMO_FAMILIES, seed: int = DEMO_SEED, stdout=N
     return [
         DemoLogin("practitioner", "practitioner", p_pw),
         DemoLogin("manager", "manager", m_pw, totp_secret=totp_secret(device)),
-        DemoLogin("partner", "partner", h_pw, token.key),
+        DemoLogin("partner", "partner", h_pw, token),
     ]
 
 

@@ -16,8 +16,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
+from accounts.services import token_issue
 from audit.services import AuditAction, audit_record
 
 from .access import can_change_family, current_shares, visible_families, visible_teams
@@ -125,7 +125,7 @@ def user_create(
         user.set_unusable_password()
     user.full_clean(exclude=["password"])
     user.save()
-    token = Token.objects.create(user=user).key if with_token else None
+    token = token_issue(user=user).key if with_token else None
     audit_record(
         actor=None,
         action=AuditAction.CREATE,

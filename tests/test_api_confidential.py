@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from accounts.tests.factories import api_token_for
 from audit.models import AuditEvent
 from referrals.models import Referral
 from visits.tests.factories import AppointmentFactory, VisitFactory
@@ -26,8 +26,7 @@ CONFIDENTIAL_KEYS = ("referrer_name", "referrer_contact", "supporting_profession
 
 def token_client(user) -> APIClient:
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_for(user)}")
     return client
 
 

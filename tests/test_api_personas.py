@@ -14,9 +14,10 @@ from types import SimpleNamespace
 
 import pytest
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from accounts.services import token_matches
+from accounts.tests.factories import api_token_for
 from cases.models import Family, FamilyShare, InformationGap, LeadProfessionalAssignment, Member, Relationship
 from cases.tests.factories import AgencyFactory, FamilyFactory, MemberFactory, PartnerUserFactory, ShareFactory
 from referrals.models import Referral
@@ -42,8 +43,7 @@ OUTSIDERS = [
 def token_client(user) -> APIClient:
     """A fresh client carrying the user's (one, reused) API token, as a partner's system would."""
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_for(user)}")
     return client
 
 
@@ -294,7 +294,7 @@ def test_partner_sees_a_shared_family_but_not_the_agencies_other_families(world,
 
 def test_deleting_the_share_ends_the_partners_access_at_once_for_an_existing_token(world, practitioner, partner):
     partner_client = token_client(partner)
-    token_before = Token.objects.get(user=partner).key
+    token_before = api_token_for(partner)
     for name, build in FAMILY_URLS.items():
         if name == "share":
             continue
@@ -303,7 +303,7 @@ def test_deleting_the_share_ends_the_partners_access_at_once_for_an_existing_tok
     response = token_client(practitioner).delete(f"/api/v1/families/{world.family.pk}/shares/{world.share.pk}/")
     assert response.status_code == 204
 
-    assert Token.objects.get(user=partner).key == token_before  # same token, no re-login
+    assert token_matches(user=partner, key=token_before)  # same token, no re-login
     for name, build in FAMILY_URLS.items():
         assert partner_client.get(build(world)).status_code == 404, name
     for list_name, (url, record_id) in LISTS.items():

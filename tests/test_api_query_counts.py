@@ -11,9 +11,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from accounts.tests.factories import api_token_for
 from cases.models import CaseNote, InformationGap, LeadProfessionalAssignment, Relationship
 from cases.tests.factories import AgencyFactory, FamilyFactory, MemberFactory, ShareFactory
 from referrals.tests.factories import ReferralFactory
@@ -26,8 +26,7 @@ PERSONAS = ["practitioner", "partner", "admin_user"]
 
 def token_client(user) -> APIClient:
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_for(user)}")
     return client
 
 

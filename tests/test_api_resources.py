@@ -7,9 +7,9 @@ import datetime as dt
 
 import pytest
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from accounts.tests.factories import api_token_for
 from cases.models import Family, FamilyShare, InformationGap, LeadProfessionalAssignment, Member, Relationship
 from cases.tests.factories import FamilyFactory, MemberFactory
 from referrals.models import Referral
@@ -21,8 +21,7 @@ pytestmark = pytest.mark.django_db
 
 def token_client(user) -> APIClient:
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_for(user)}")
     # A server error comes back as a 500 response, so a test can assert on it.
     client.raise_request_exception = False
     return client

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import pytest
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from accounts.tests.factories import api_token_for
 from cases.models import Agency, Family, FamilyShare, InformationGap, Member, Relationship
 from cases.tests.factories import AgencyFactory, FamilyFactory, MemberFactory, ShareFactory
 from referrals.models import Referral
@@ -28,8 +28,7 @@ CUTOFF = dt.datetime(2024, 1, 1, 0, 0, tzinfo=dt.UTC)
 
 def token_client(user) -> APIClient:
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_for(user)}")
     return client
 
 

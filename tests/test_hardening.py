@@ -18,8 +18,9 @@ import pytest
 from django.conf import settings
 from django.test import Client, override_settings
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
+
+from accounts.tests.factories import api_token_for
 
 pytestmark = pytest.mark.django_db
 
@@ -53,8 +54,7 @@ def appointment(child, council):
 
 def token_client(user) -> APIClient:
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_for(user)}")
     return client
 
 

@@ -48,9 +48,9 @@ from django.db.models.functions import Concat
 from django.test import Client
 from django.urls import resolve, reverse
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from accounts.tests.factories import api_token_for
 from cases import services as case_services
 from cases.models import Family, FamilyShare, InformationGap, LeadProfessionalAssignment, Member, Relationship, Role
 from cases.tests.factories import (
@@ -131,7 +131,7 @@ def _build_world() -> SimpleNamespace:
         ),
     }
     for user in users.values():
-        Token.objects.get_or_create(user=user)
+        api_token_for(user)
 
     family = FamilyFactory(team=north, name="Marrowfield family", lead_professional=alice)
     LeadProfessionalAssignment.objects.create(family=family, user=alice, assigned_by=alice)

@@ -43,8 +43,8 @@ from django.db import close_old_connections, transaction
 from django.test import Client
 from django.utils import timezone
 from hypothesis import HealthCheck, settings
-from rest_framework.authtoken.models import Token
 
+from accounts.tests.factories import api_token_for
 from safeguarding.wsgi import application
 
 pytestmark = pytest.mark.django_db
@@ -184,7 +184,7 @@ def _seed() -> Seeded:
         "practitioner": practitioner.pk,
     }
     for persona, user in (("practitioner", practitioner), ("partner", partner)):
-        seeded.tokens[persona] = Token.objects.get_or_create(user=user)[0].key
+        seeded.tokens[persona] = api_token_for(user)
     return seeded
 
 

@@ -6,7 +6,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from audit.models import SecurityEvent, SecurityEventKind
@@ -28,7 +28,7 @@ def _run(*args) -> list[str]:
 
 @pytest.fixture
 def old_key(partner):
-    return Token.objects.create(user=partner).key
+    return AuthToken.objects.create(user=partner)[1]
 
 
 def test_revoking_a_token_makes_it_401_at_once(partner, old_key):
@@ -41,7 +41,7 @@ def test_revoking_a_token_makes_it_401_at_once(partner, old_key):
     response = client.get("/api/v1/me/")
     assert response.status_code == 401
     assert response["WWW-Authenticate"] == "Token"
-    assert not Token.objects.filter(user=partner).exists()
+    assert not AuthToken.objects.filter(user=partner).exists()
 
 
 def test_reissue_prints_a_new_working_token_on_the_last_line(partner, old_key):
@@ -49,7 +49,7 @@ def test_reissue_prints_a_new_working_token_on_the_last_line(partner, old_key):
 
     new_key = lines[-1]
     assert new_key != old_key
-    assert len(new_key) == 40
+    assert len(new_key) == 64
     assert _with_token(new_key).get("/api/v1/me/").json()["username"] == "hv-system"
     assert _with_token(old_key).get("/api/v1/me/").status_code == 401
 
@@ -87,7 +87,7 @@ def test_nothing_to_revoke_is_not_logged_as_a_revocation(partner):
 
 
 def test_revoking_one_users_token_leaves_others_working(partner, unshared_partner, old_key):
-    other_key = Token.objects.create(user=unshared_partner).key
+    other_key = AuthToken.objects.create(user=unshared_partner)[1]
 
     _run("hv-system")
 

@@ -10,9 +10,9 @@ from unittest import mock
 
 import pytest
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from accounts.tests.factories import api_token_for
 from audit.models import AuditAction, AuditEvent, SecurityEvent
 from cases.models import InformationGap, LeadProfessionalAssignment, Member, Relationship
 from cases.tests.factories import MemberFactory
@@ -26,8 +26,7 @@ pytestmark = pytest.mark.django_db
 
 def token_client(user) -> APIClient:
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_for(user)}")
     client.raise_request_exception = False
     return client
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 from django.apps import apps
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from accounts.tests.factories import api_token_for
 from cases.models import Member
 
 pytestmark = pytest.mark.django_db
@@ -42,8 +42,7 @@ def test_versioned_records_start_at_version_one(label):
 
 def token_client(user) -> APIClient:
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_for(user)}")
     return client
 
 

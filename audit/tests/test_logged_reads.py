@@ -181,13 +181,14 @@ def test_a_read_elsewhere_than_the_log_is_read_then_logged(families, practitione
 
 def test_api_cursor_pages_log_exactly_the_rows_shown_both_ways(family, practitioner):
     """A cursor page reads one row past the page (two when going back): only the shown are logged."""
-    from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
+
+    from accounts.tests.factories import api_token_for
 
     for _ in range(5):
         VisitFactory(family=family, practitioner=practitioner)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=practitioner).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_for(practitioner)}")
 
     def shown_and_logged(url: str) -> tuple[dict, list[str], list[str]]:
         before = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0

@@ -9,9 +9,9 @@ import pytest
 from django.db import connection, transaction
 from django.db.models import ProtectedError
 from django.test.utils import CaptureQueriesContext
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from accounts.tests.factories import api_token_for
 from audit.context import audit_route
 from audit.models import AuditAction, AuditEvent
 from audit.services import _bigint_array, _text_array, audit_reads
@@ -70,7 +70,7 @@ def test_an_api_list_writes_its_read_rows_outside_any_transaction(practitioner, 
     """The request path the benchmark times: a GET is in autocommit, so its rows go the async way,
     written by the page's own query (audit.reads), not a separate INSERT."""
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=practitioner).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_for(practitioner)}")
     with CaptureQueriesContext(connection) as ctx:
         response = client.get("/api/v1/families/")
     assert response.status_code == 200

@@ -4,8 +4,8 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
-from rest_framework.authtoken.models import Token
 
+from accounts.services import token_matches
 from cases.models import Agency, Team, User
 
 pytestmark = pytest.mark.django_db
@@ -22,8 +22,8 @@ def test_creates_agency_team_and_token_on_last_line():
     user = User.objects.get(username="hv1")
     assert user.role == "partner"
     assert user.agency.name == "Northshire Health Visiting"
-    assert lines[-1] == Token.objects.get(user=user).key
-    assert len(lines[-1]) == 40
+    assert token_matches(user=user, key=lines[-1])
+    assert len(lines[-1]) == 64  # django-rest-knox keys
 
 
 def test_reuses_existing_agency_and_team():

@@ -168,8 +168,8 @@ def pages() -> None:
     setup_test_environment()  # response.context, as under the test runner
 
     from django_otp.plugins.otp_totp.models import TOTPDevice
-    from rest_framework.authtoken.models import Token
 
+    from accounts.services import token_issue
     from cases.access import current_shares, visible_families
     from cases.models import Family, User
     from escalation.models import EscalationPrompt
@@ -296,7 +296,7 @@ def pages() -> None:
     if prompt:
         partner_get(f"/prompts/{prompt.pk}/", OK)
 
-    token = Token.objects.get(user=partner).key
+    token = token_issue(user=partner).key
     api = _web_client()
     auth = {"Authorization": f"Token {token}"}
 

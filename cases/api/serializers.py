@@ -171,10 +171,10 @@ class ShareSerializer(serializers.ModelSerializer):
         model = FamilyShare
         fields = ["id", "agency", "purpose", "legal_basis", "starts", "ends", "ended_at", "current", "updated_at"]
         read_only_fields = ["ended_at", "updated_at"]
-        # One dict: a second `extra_kwargs` used to replace the first, leaving `ends` optional here.
+        # One dict (a second `extra_kwargs` used to replace the first). `ends` is required by the
+        # service (share_create), which reports it after the agency, as it always has.
         extra_kwargs = {
             "ends": {
-                "required": True,
                 "allow_null": False,
                 "help_text": "The last day of access (required): at most SHARE_MAX_DAYS (default 365) after it starts.",
             },

@@ -169,3 +169,26 @@ def test_only_an_admin_may_issue(client, manager):
     client.force_login(manager)
     assert client.post(ADD_URL, {"user": manager.pk, "reason": "x"}).status_code in (302, 403)
     assert not AuthToken.objects.exists()
+
+
+def test_a_key_issued_before_knox_keeps_working_and_leaves_no_clear_copy(partner):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("accounts.migrations.0002_carry_over_api_tokens")
+    old_key = "0123456789abcdef0123456789abcdef01234567"  # a DRF authtoken key: 40 hex characters
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TABLE authtoken_token (key varchar(40) PRIMARY KEY, created timestamptz, user_id bigint)"
+        )
+        cursor.execute("INSERT INTO authtoken_token VALUES (%s, now(), %s)", [old_key, partner.pk])
+    with connection.schema_editor() as schema_editor:
+        assert migration.carry_over_drf_tokens(apps, schema_editor) == 1
+
+    assert _with_token(old_key).get("/api/v1/me/").json()["username"] == "hv-system"
+    assert old_key not in _stored_text()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM authtoken_token")
+        assert cursor.fetchone()[0] == 0
+    assert AuthToken.objects.get(user=partner).expiry > timezone.now() + dt.timedelta(days=364)

@@ -6,6 +6,8 @@ set, the embedded default serves: SQLite and Celery tasks run in-process.
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -57,6 +59,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: X-Forwarded-* from anyone but a trusted proxy are removed before anything reads them.
+    "safeguarding.middleware.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -70,6 +74,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     # Before the session and second-factor checks, so their refusals are logged too.
     "audit.middleware.RefusedAccessMiddleware",
+    # A page about one family that showed it leaves a read row, whatever its view wrote (item 12).
+    "audit.middleware.FamilyPageReadMiddleware",
+    # Inside the refusal log, so its 429s are logged (aggregated); after authentication.
+    "safeguarding.middleware.AnonymousRateLimitMiddleware",
     "accounts.middleware.SessionLifetimeMiddleware",
     "accounts.middleware.TwoFactorMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -246,6 +254,25 @@ CACHES = {
 SHARE_MAX_DAYS = env_int("SHARE_MAX_DAYS", 365)
 if SHARE_MAX_DAYS < 1:
     raise ImproperlyConfigured(f"SHARE_MAX_DAYS={SHARE_MAX_DAYS} must be at least 1.")
+
+# --- Behind the reverse proxy, anonymous callers, the security log (issue 14, items 15, 16) ---
+# The proxies whose X-Forwarded-Proto/-For/-Host are believed: addresses or networks, e.g.
+# TRUSTED_PROXIES=172.16.0.0/12 for docker-compose's network. From anyone else those headers are
+# removed (safeguarding.middleware.TrustedProxyMiddleware), and the client's address is REMOTE_ADDR.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_proxy!r} is not an address or network.") from exc
+# Anonymous requests per client address, pages and API alike; over it, 429 with Retry-After.
+# Generous, as a council office signs in from behind one address; empty turns the limit off.
+ANON_RATE_LIMIT = env_str("ANON_RATE_LIMIT", "300/minute")
+if ANON_RATE_LIMIT.strip() and not re.fullmatch(r"\s*\d+\s*/\s*(second|minute|hour|day)\s*", ANON_RATE_LIMIT):
+    raise ImproperlyConfigured(f"ANON_RATE_LIMIT={ANON_RATE_LIMIT!r} is not a rate such as 300/minute.")
+# An anonymous refusal repeated (same kind, address and status) within this many seconds is one
+# security log row plus a count (audit.security); 0 writes every one.
+SECURITY_REPEAT_WINDOW = env_int("SECURITY_REPEAT_WINDOW", 60)
 
 # --- Celery -----------------------------------------------------------------------------
 # With no REDIS_URL, tasks run in-process (eager) so `make run` needs nothing but Python.

@@ -26,9 +26,10 @@ from cases.service_utils import ConflictError
 
 from . import selectors
 from .forms import ActionForm, DashboardFilterForm, EscalateForm
-from .models import EscalationPrompt
+from .models import ACTIVE_PROMPT_STATUSES, EscalationPrompt
+from .permissions import may_decide_prompt, who_decides
 from .presenters import prompt_table_rows
-from .services.prompts import can_act_on_prompt, prompt_acknowledge, prompt_action, prompt_escalate
+from .services.prompts import prompt_acknowledge, prompt_action, prompt_escalate
 
 PAGE_SIZE = 25
 
@@ -177,8 +178,12 @@ def prompt_detail(request: HttpRequest, prompt_id: int) -> HttpResponse:
     return _render_prompt(request, prompt)
 
 
-def _render_prompt(request, prompt, *, action_form=None, escalate_form=None, conflict=None, status=200):
+def _render_prompt(
+    request, prompt, *, action_form=None, escalate_form=None, conflict=None, refused: str = "", status=200
+):
     family = prompt.family
+    active = prompt.status in ACTIVE_PROMPT_STATUSES
+    may_decide = active and may_decide_prompt(request.user, prompt)
     history = list(prompt.events.all())
     chain = []
     cursor = prompt.escalated_from_id
@@ -198,7 +203,10 @@ def _render_prompt(request, prompt, *, action_form=None, escalate_form=None, con
             "history": history,
             "chain": chain,
             "team_around": team_around_family(user=request.user, family=_family_with_lead(family)),
-            "can_act": can_act_on_prompt(request.user, prompt) and prompt.status in ("open", "acknowledged"),
+            "can_act": may_decide,
+            # Someone who may see the prompt but not decide it is told who can.
+            "who_decides": who_decides(prompt) if active and not may_decide else "",
+            "refused": refused,
             "action_form": action_form or ActionForm(),
             "escalate_form": escalate_form or EscalateForm(),
             "today": timezone.localdate(),
@@ -214,6 +222,15 @@ def _family_with_lead(family):
     return Family.objects.select_related("team__agency", "lead_professional__agency").get(pk=family.pk)
 
 
+def _refused(request: HttpRequest, prompt: EscalationPrompt, exc: PermissionDenied | None = None) -> HttpResponse:
+    """Someone who can see the prompt but may not decide it: 403, on the prompt's page (a read of
+    the record, so audited), saying who can decide it. Asked before the form is read, so a bad
+    form from someone who may not decide is a refusal, not a list of field errors."""
+    audit_read(actor=request.user, instance=prompt, family_id=prompt.family_id)
+    message = (str(exc) if exc else "") or who_decides(prompt)
+    return _render_prompt(request, prompt, refused=message, status=403)
+
+
 def _conflict(request: HttpRequest, prompt_id: int, exc: ConflictError) -> HttpResponse:
     """Someone decided first: show their decision as saved, and what this person wrote, unsaved,
     so they can copy it into a case note or a new prompt rather than lose it."""
@@ -225,8 +242,12 @@ def _conflict(request: HttpRequest, prompt_id: int, exc: ConflictError) -> HttpR
 @require_POST
 def prompt_acknowledge_view(request: HttpRequest, prompt_id: int) -> HttpResponse:
     prompt = selectors.prompt_get_for_user(user=request.user, prompt_id=prompt_id)
+    if not may_decide_prompt(request.user, prompt):
+        return _refused(request, prompt)
     try:
         prompt_acknowledge(actor=request.user, prompt=prompt)
+    except PermissionDenied as exc:
+        return _refused(request, prompt, exc)
     except ConflictError as exc:
         messages.error(request, exc.message)
     except ValidationError as exc:
@@ -240,10 +261,14 @@ def prompt_acknowledge_view(request: HttpRequest, prompt_id: int) -> HttpRespons
 @require_POST
 def prompt_action_view(request: HttpRequest, prompt_id: int) -> HttpResponse:
     prompt = selectors.prompt_get_for_user(user=request.user, prompt_id=prompt_id)
+    if not may_decide_prompt(request.user, prompt):
+        return _refused(request, prompt)
     form = ActionForm(request.POST)
     if form.is_valid():
         try:
             prompt_action(actor=request.user, prompt=prompt, **form.cleaned_data)
+        except PermissionDenied as exc:
+            return _refused(request, prompt, exc)
         except ConflictError as exc:
             return _conflict(request, prompt_id, exc)
         except ValidationError as exc:
@@ -258,10 +283,14 @@ def prompt_action_view(request: HttpRequest, prompt_id: int) -> HttpResponse:
 @require_POST
 def prompt_escalate_view(request: HttpRequest, prompt_id: int) -> HttpResponse:
     prompt = selectors.prompt_get_for_user(user=request.user, prompt_id=prompt_id)
+    if not may_decide_prompt(request.user, prompt):
+        return _refused(request, prompt)
     form = EscalateForm(request.POST)
     if form.is_valid():
         try:
             successor = prompt_escalate(actor=request.user, prompt=prompt, reason=form.cleaned_data["reason"])
+        except PermissionDenied as exc:
+            return _refused(request, prompt, exc)
         except ConflictError as exc:
             return _conflict(request, prompt_id, exc)
         except ValidationError as exc:

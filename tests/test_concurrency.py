@@ -249,6 +249,9 @@ def test_two_managers_acting_on_one_prompt_at_once_exactly_one_wins(family, chil
     from escalation.services.prompts import prompt_action
 
     deputy = UserFactory(username="deputy", team=team, agency=team.agency, role=Role.MANAGER)
+    # Above the team manager, so both may decide (escalation.permissions): a co-manager may not.
+    team.agency.head_of_service = deputy
+    team.agency.save()
     flag = Flag.objects.create(family=family, member=child, rule="was_not_brought", severity="high", detail="Missed")
     prompt = EscalationPrompt.objects.create(
         flag=flag, family=family, level="team_manager", assigned_to=manager, due=timezone.localdate() + dt.timedelta(5)
@@ -446,7 +449,11 @@ def open_prompt(family, child, manager):
 
 @pytest.fixture
 def deputy(team):
-    return UserFactory(username="deputy", team=team, agency=team.agency, role=Role.MANAGER)
+    user = UserFactory(username="deputy", team=team, agency=team.agency, role=Role.MANAGER)
+    # Above the team manager, so both may decide (escalation.permissions): a co-manager may not.
+    team.agency.head_of_service = user
+    team.agency.save()
+    return user
 
 
 def test_the_second_manager_to_decide_on_a_prompt_page_sees_both_decisions(client, open_prompt, manager, deputy):

@@ -15,7 +15,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import AuditAction, audit_record
-from cases.access import can_change_family
 from cases.models import Agency, Family, Role, User
 from cases.service_utils import ConflictError, family_touch
 from escalation.models import (
@@ -31,6 +30,7 @@ from escalation.models import (
     PromptStatus,
     Severity,
 )
+from escalation.permissions import may_decide_prompt, who_decides
 
 
 def add_working_days(day: dt.date, n: int) -> dt.date:
@@ -219,23 +219,18 @@ def _escalate(
 # --- decisions by people ---------------------------------------------------------------------
 
 
-def can_act_on_prompt(user: User, prompt: EscalationPrompt) -> bool:
-    """The owning team (and admins) decide, and so does whoever the prompt is assigned to (a head of
-    service, or a partner agency's practitioner who is the lead professional). Other partners see
-    prompts on shared families but never act on them."""
-    if not user.is_active:
-        return False
-    if prompt.assigned_to_id == user.pk:
-        # Whoever the prompt is assigned to decides on it, a partner who leads the family included.
-        return True
-    return user.role != Role.PARTNER and can_change_family(user, prompt.family)
+def _require_decider(actor: User, prompt: EscalationPrompt) -> None:
+    if not may_decide_prompt(actor, prompt):
+        raise PermissionDenied(who_decides(prompt))
 
 
 def _transition(
     *, actor: User, prompt: EscalationPrompt, allowed: tuple[str, ...], to: str, kind: str, **fields: str
 ) -> EscalationPrompt:
-    if not can_act_on_prompt(actor, prompt):
-        raise PermissionDenied("Only the owning team can decide on this prompt.")
+    # Who decides is judged on the row as it is now (locked), not as the caller read it: the prompt
+    # may have been reassigned or escalated since.
+    locked = EscalationPrompt.objects.select_for_update(of=("self",)).select_related("family").get(pk=prompt.pk)
+    _require_decider(actor, locked)
     now = timezone.now()
     # Conditional update: of two managers acting at once, one wins and the other is told.
     updated = EscalationPrompt.objects.filter(pk=prompt.pk, status__in=allowed).update(
@@ -302,9 +297,12 @@ def prompt_escalate(*, actor: User, prompt: EscalationPrompt, reason: str) -> Es
     """Escalate to the next level with a reason; returns the new prompt at that level."""
     if not (reason or "").strip():
         raise ValidationError({"reason": "Give the reason for escalating."})
-    if not can_act_on_prompt(actor, prompt):
-        raise PermissionDenied("Only the owning team can decide on this prompt.")
-    locked = EscalationPrompt.objects.select_for_update().select_related("flag").get(pk=prompt.pk)
+    locked = (
+        EscalationPrompt.objects.select_for_update(of=("self", "flag"))
+        .select_related("flag", "family")
+        .get(pk=prompt.pk)
+    )
+    _require_decider(actor, locked)
     if locked.status not in ACTIVE_PROMPT_STATUSES:
         raise ConflictError(
             f"This prompt is already {locked.status}; it can only be escalated while open or acknowledged. "

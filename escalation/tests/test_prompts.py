@@ -14,9 +14,9 @@ from cases.service_utils import ConflictError
 from cases.services import lead_professional_set
 from cases.tests.factories import MemberFactory, TeamFactory, UserFactory
 from escalation.models import CheckSettings, EscalationPrompt, PromptEvent
+from escalation.permissions import may_decide_prompt
 from escalation.services.prompts import (
     add_working_days,
-    can_act_on_prompt,
     escalate_overdue,
     prompt_acknowledge,
     prompt_action,
@@ -218,14 +218,14 @@ def test_actioning_requires_an_action_and_a_rationale(high_prompt, manager, acti
     assert high_prompt.events.count() == 1
 
 
-def test_actioning_an_actioned_prompt_is_refused_and_changes_nothing(high_prompt, manager, teammate):
+def test_actioning_an_actioned_prompt_is_refused_and_changes_nothing(high_prompt, manager, head_of_service):
     prompt_action(actor=manager, prompt=high_prompt, action_taken="Strategy discussion", rationale="Pattern")
     high_prompt.refresh_from_db()
     before = (high_prompt.status, high_prompt.action_taken, high_prompt.rationale, high_prompt.updated_at)
     audits = AuditEvent.objects.count()
 
     with pytest.raises(ConflictError) as err:
-        prompt_action(actor=teammate, prompt=high_prompt, action_taken="Something else", rationale="Other")
+        prompt_action(actor=head_of_service, prompt=high_prompt, action_taken="Something else", rationale="Other")
 
     assert err.value.current["status"] != "open"
     high_prompt.refresh_from_db()
@@ -364,24 +364,31 @@ def test_another_team_cannot_act_on_a_prompt(high_prompt, other_team_user):
     assert high_prompt.status == "open"
 
 
-def test_anyone_in_the_owning_team_can_act(high_prompt, teammate):
-    assert prompt_acknowledge(actor=teammate, prompt=high_prompt).status == "acknowledged"
+def test_a_teammate_cannot_decide_the_team_managers_prompt(high_prompt, teammate, manager):
+    with pytest.raises(PermissionDenied) as err:
+        prompt_acknowledge(actor=teammate, prompt=high_prompt)
+    assert str(err.value) == (
+        f"Only the team manager, {manager.get_full_name()}, or someone above them can decide this prompt."
+    )
+    high_prompt.refresh_from_db()
+    assert high_prompt.status == "open"
 
 
-def test_the_head_of_service_outside_the_team_can_act_on_the_prompt_escalated_to_them_only(
+def test_the_head_of_service_decides_the_prompts_escalated_to_them_and_those_below_them(
     high_prompt, family, manager, head_of_service, health_agency
 ):
     assert head_of_service.team_id != family.team_id
     successor = prompt_escalate(actor=manager, prompt=high_prompt, reason="Senior decision")
 
+    with pytest.raises(PermissionDenied):
+        prompt_acknowledge(actor=manager, prompt=successor)  # escalated above the team manager
     assert prompt_acknowledge(actor=head_of_service, prompt=successor).status == "acknowledged"
 
     sibling = MemberFactory(family=family, role="child")
     appointment(sibling, 3, WNB, agency=health_agency, critical=True)
     run(rules=["was_not_brought"], as_of=AS_OF + dt.timedelta(hours=1))
     teams_own = EscalationPrompt.objects.get(flag__member=sibling)
-    with pytest.raises(PermissionDenied):
-        prompt_acknowledge(actor=head_of_service, prompt=teams_own)
+    assert prompt_acknowledge(actor=head_of_service, prompt=teams_own).status == "acknowledged"
 
 
 def test_an_inactive_user_cannot_act(high_prompt, manager):
@@ -504,7 +511,7 @@ def test_the_lead_professional_who_is_given_a_prompt_can_act_on_it(family, child
     prompt = raise_flag(child, partner.agency, high=False)
 
     assert prompt.assigned_to is not None
-    assert can_act_on_prompt(prompt.assigned_to, prompt)
+    assert may_decide_prompt(prompt.assigned_to, prompt)
 
 
 def test_a_prompt_whose_flag_has_resolved_waits_for_its_decision_but_does_not_climb(high_prompt):

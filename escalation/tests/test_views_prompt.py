@@ -189,8 +189,8 @@ def test_prompt_page_queries_do_not_grow_with_history_or_evidence(client, manage
 # --- who may see and act -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("persona", ["manager", "practitioner", "teammate", "admin_user"])
-def test_owning_team_and_admin_see_the_decision_forms(client, request, wnb_prompt, persona):
+@pytest.mark.parametrize("persona", ["manager"])  # the others: escalation/tests/test_who_decides.py
+def test_the_assignee_sees_the_decision_forms(client, request, wnb_prompt, persona):
     client.force_login(request.getfixturevalue(persona))
     html = _html(client.get(_url(wnb_prompt)))
     assert ">Decide</h2>" in html
@@ -288,7 +288,15 @@ def test_action_with_a_rationale_closes_the_prompt(client, manager, wnb_prompt):
     assert wnb_prompt.pk in _listed(client.get(reverse("dashboard"), {"status": "actioned"}))
 
 
-def test_a_practitioner_of_the_owning_team_can_action(client, practitioner, wnb_prompt):
+def test_a_practitioner_cannot_action_the_team_managers_prompt(client, practitioner, wnb_prompt):
+    client.force_login(practitioner)
+    assert client.post(_url(wnb_prompt, "action"), ACTION).status_code == 403
+    wnb_prompt.refresh_from_db()
+    assert wnb_prompt.status == PromptStatus.OPEN
+
+
+def test_the_lead_professional_actions_their_own_prompt(client, practitioner, wnb_prompt):
+    EscalationPrompt.objects.filter(pk=wnb_prompt.pk).update(level="lead_professional", assigned_to=practitioner)
     client.force_login(practitioner)
     assert client.post(_url(wnb_prompt, "action"), ACTION).status_code == 302
     wnb_prompt.refresh_from_db()

@@ -35,7 +35,10 @@ class CheckSettingsAdmin(StrictLookupsMixin, admin.ModelAdmin):
                 )
             },
         ),
-        ("Escalation and running", {"fields": ("prompt_due_working_days", "chunk_size")}),
+        (
+            "Escalation and running",
+            {"fields": ("prompt_due_working_days", "chunk_size", "incremental_overlap_seconds")},
+        ),
     )
 
     def has_add_permission(self, request):
@@ -76,4 +79,14 @@ class EscalationPromptAdmin(AuditedReadOnlyAdmin):
 class CheckRunAdmin(StrictLookupsMixin, admin.ModelAdmin):
     list_display = ("started_at", "kind", "families", "chunks", "chunks_done", "finished_at")
     list_filter = ("kind",)
-    readonly_fields = ("kind", "started_at", "finished_at", "chunks", "chunks_done", "families", "counts")
+    readonly_fields = (
+        "kind",
+        "started_at",
+        "next_since",
+        "finished_at",
+        "chunks",
+        "chunks_done",
+        "families",
+        "counts",
+        "restricted",
+    )

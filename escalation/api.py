@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import django_filters
+from django.core.exceptions import PermissionDenied
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
@@ -12,6 +13,7 @@ from cases.api.base import AuditReadsMixin, UpdatedSinceFilterSet
 
 from . import selectors
 from .models import EscalationPrompt, Flag, PromptEvent
+from .permissions import may_decide_prompt, who_decides
 from .rules import RULE_CHOICES
 from .services.prompts import prompt_acknowledge, prompt_action, prompt_escalate
 
@@ -115,14 +117,23 @@ class EscalationFilter(UpdatedSinceFilterSet):
 
 class EscalationViewSet(AuditReadsMixin, viewsets.ReadOnlyModelViewSet):
     """Escalation prompts. Decisions: `acknowledge`, `action` (with `action_taken` and `rationale`),
-    `escalate` (with a `reason`: opens the next level's prompt). An invalid transition is 400 and
-    changes nothing. Partners may read prompts on shared families but never act on them."""
+        `escalate` (with a `reason`: opens the next level's prompt). An invalid transition is 400 and
+        changes nothing. Only the prompt's assignee, or someone above them in the chain, decides
+    (`escalation.permissions`); anyone else who can see it gets 403 saying who can."""
 
     serializer_class = EscalationSerializer
     filterset_class = EscalationFilter
 
     def get_queryset(self):
         return selectors.prompt_list(user=self.request.user).order_by("id")
+
+    def _prompt_to_decide(self):
+        """The prompt, if the caller may decide it: an outsider gets 404 (`get_object`), anyone
+        else who can see it 403 saying who can decide, before their body is even read."""
+        prompt = self.get_object()
+        if not may_decide_prompt(self.request.user, prompt):
+            raise PermissionDenied(who_decides(prompt))
+        return prompt
 
     def _respond(self, prompt, code=status.HTTP_200_OK):
         prompt = selectors.prompt_get_for_user(user=self.request.user, prompt_id=prompt.pk)
@@ -131,15 +142,16 @@ class EscalationViewSet(AuditReadsMixin, viewsets.ReadOnlyModelViewSet):
     @extend_schema(request=None, responses=EscalationSerializer)
     @action(detail=True, methods=["post"])
     def acknowledge(self, request, pk=None):
-        prompt = prompt_acknowledge(actor=request.user, prompt=self.get_object())
+        prompt = prompt_acknowledge(actor=request.user, prompt=self._prompt_to_decide())
         return self._respond(prompt)
 
     @extend_schema(request=ActionSerializer, responses=EscalationSerializer)
     @action(detail=True, methods=["post"], url_path="action", url_name="action")
     def take_action(self, request, pk=None):
+        prompt = self._prompt_to_decide()
         data = ActionSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        prompt = prompt_action(actor=request.user, prompt=self.get_object(), **data.validated_data)
+        prompt = prompt_action(actor=request.user, prompt=prompt, **data.validated_data)
         return self._respond(prompt)
 
     @extend_schema(
@@ -149,7 +161,8 @@ class EscalationViewSet(AuditReadsMixin, viewsets.ReadOnlyModelViewSet):
     )
     @action(detail=True, methods=["post"])
     def escalate(self, request, pk=None):
+        prompt = self._prompt_to_decide()
         data = EscalateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        successor = prompt_escalate(actor=request.user, prompt=self.get_object(), reason=data.validated_data["reason"])
+        successor = prompt_escalate(actor=request.user, prompt=prompt, reason=data.validated_data["reason"])
         return self._respond(successor, status.HTTP_201_CREATED)

@@ -225,3 +225,17 @@ def test_an_outsider_still_gets_404_in_the_browser(client, high_prompt, other_te
     assert client.get(_page(high_prompt)).status_code == 404
     assert client.post(_page(high_prompt, "action"), ACTION).status_code == 404
     _unchanged(high_prompt)
+
+
+def test_someone_who_may_not_decide_is_refused_before_their_form_is_read(api, client, high_prompt, teammate):
+    """A refusal, not a list of field errors: there is nothing for them to correct."""
+    for what in ("action", "escalate"):
+        response = _api(api, teammate, high_prompt, what, {})
+        assert response.status_code == 403, (what, response.content)
+        assert response.json()["detail"] == MESSAGE
+    client.force_login(teammate)
+    for what in ("action", "escalate"):
+        response = client.post(_page(high_prompt, what), {})
+        assert response.status_code == 403
+        assert MESSAGE in response.content.decode()
+    _unchanged(high_prompt)

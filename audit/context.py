@@ -1,5 +1,5 @@
 """The route of the current request or command, for audit rows, without threading it
-through every service signature."""
+through every service signature; and which families the request has written read rows for."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from django.http import HttpRequest, HttpResponse
 
 _route: contextvars.ContextVar[str] = contextvars.ContextVar("audit_route", default="")
+# The families whose records this request has written a read row for (None outside a request).
+_families_read: contextvars.ContextVar[set[int] | None] = contextvars.ContextVar("audit_families_read", default=None)
 
 
 def current_route() -> str:
@@ -25,6 +27,18 @@ def audit_route(route: str) -> Iterator[None]:
         _route.reset(token)
 
 
+def note_families_read(family_ids) -> None:
+    """Called wherever read rows are written: the page-read fallback
+    (audit.middleware.FamilyPageReadMiddleware) then knows the request logged these already."""
+    seen = _families_read.get()
+    if seen is not None:
+        seen.update(int(f) for f in family_ids if f is not None)
+
+
+def families_read() -> frozenset[int]:
+    return frozenset(_families_read.get() or ())
+
+
 class AuditRouteMiddleware:
     """Records `METHOD /path` (never the query string, which may carry search terms)."""
 
@@ -32,5 +46,9 @@ class AuditRouteMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        with audit_route(f"{request.method} {request.path}"):
-            return self.get_response(request)
+        token = _families_read.set(set())
+        try:
+            with audit_route(f"{request.method} {request.path}"):
+                return self.get_response(request)
+        finally:
+            _families_read.reset(token)

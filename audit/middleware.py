@@ -1,4 +1,12 @@
-"""Every refused request (401, 403 and 404) is written to the security log."""
+"""Two things every request goes through on its way out.
+
+- `RefusedAccessMiddleware`: every refused request (401, 403 and 404, and an anonymous 429) is
+  written to the security log (anonymous repeats aggregated: audit.security).
+- `FamilyPageReadMiddleware`: a page or endpoint about one family that answered with the family's
+  record (a form that lists its members, the access log, a conflict showing what is saved now)
+  leaves a read row for the family even where its view wrote none (issue 14, item 12; found by
+  tests/test_url_walker.py, which walks every route).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +14,14 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
+from .context import families_read
+from .models import AuditAction
 from .security import SecurityEventKind, security_event
+from .services import audit_reads
 
 REFUSED = frozenset({401, 403, 404})
+# The URL kwargs that name a family: the pages' `family_id`, the API's nested `family_pk`.
+FAMILY_KWARGS = ("family_id", "family_pk")
 
 
 class RefusedAccessMiddleware:
@@ -17,12 +30,59 @@ class RefusedAccessMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if response.status_code in REFUSED:
-            user = getattr(request, "user", None)  # DRF puts the token's user here once it has authenticated
+        user = getattr(request, "user", None)  # DRF puts the token's user here once it has authenticated
+        signed_in = user is not None and user.is_authenticated
+        # A 429 is logged for anonymous callers only (their address was held back:
+        # safeguarding.middleware.AnonymousRateLimitMiddleware); a partner system over its own
+        # rate is not a security event, and would otherwise write a row per request.
+        if response.status_code in REFUSED or (response.status_code == 429 and not signed_in):
             security_event(
                 SecurityEventKind.REFUSED,
                 request=request,
-                user=user if user is not None and user.is_authenticated else None,
+                user=user if signed_in else None,
                 status_code=response.status_code,
+            )
+        return response
+
+
+def shows_the_record(response: HttpResponse) -> bool:
+    """A response that carries what the view found: a success with a body (a page, a form, a
+    record), a page re-shown with its errors, or a conflict with what is saved now. Never a
+    refusal (a 404 logs no read, only a security event), a redirect or an empty 204."""
+    status = response.status_code
+    if status in (200, 203, 206, 409):
+        return True
+    return status in (400, 422) and response.get("Content-Type", "").startswith("text/html")
+
+
+class FamilyPageReadMiddleware:
+    """One VIEW row for the family of a `/families/<id>/...` URL (a page or the nested API) whose
+    response showed the record, unless the request already wrote a read row for that family
+    (`audit.context.note_families_read`, called by every writer of read rows). Views that log
+    their records in detail keep doing so; this is the floor under every other page, so a new
+    form that lists a family's members cannot ship without a trace.
+
+    Must run inside `audit.context.AuditRouteMiddleware` (the request's record of families read)
+    and after authentication (the actor)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        match = getattr(request, "resolver_match", None)
+        if match is None or not shows_the_record(response):
+            return response
+        family_id = next((match.kwargs[k] for k in FAMILY_KWARGS if k in match.kwargs), None)
+        user = getattr(request, "user", None)  # DRF sets the token's user on the Django request too
+        if family_id is None or user is None or not user.is_authenticated:
+            return response
+        family_id = int(family_id)
+        if family_id not in families_read():
+            audit_reads(
+                actor=user,
+                model="cases.family",
+                rows=[(family_id, family_id)],
+                action=AuditAction.VIEW,
             )
         return response

@@ -108,6 +108,12 @@ class SecurityEvent(AppendOnlyModel):
     # The family the refused request was about, where there is one (a restricted record): its
     # manager sees these attempts beside the record's access log.
     family_id = models.BigIntegerField(null=True, blank=True)
+    # How many events this row stands for. An anonymous refusal repeated from one address is
+    # written once at once, then its repeats within the window as one row (issue 14, item 15):
+    # `count` of them, between `first_at` and `at`. The log is append-only, so a row's count is
+    # never raised afterwards; a new row is added instead (audit.security).
+    count = models.PositiveIntegerField(default=1)
+    first_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-at", "-id"]

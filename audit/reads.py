@@ -43,7 +43,7 @@ from django.db.models.sql import Query
 from django.db.models.sql.constants import GET_ITERATOR_CHUNK_SIZE, MULTI
 from django.utils import timezone
 
-from .context import current_route
+from .context import current_route, note_families_read
 from .models import AuditAction, AuditEvent
 from .services import audit_reads
 
@@ -137,9 +137,13 @@ class LoggedReadCompilerMixin:
         if self.connection.vendor == "postgresql" and self.using == router.db_for_write(AuditEvent):
             self._wrap_sql = True
             try:
-                return super().execute_sql(result_type, False, chunk_size)
+                results = super().execute_sql(result_type, False, chunk_size)
             finally:
                 self._wrap_sql = False
+            _id_index, family_index = self._logged_columns()
+            rows = [row for chunk in results for row in chunk]
+            note_families_read(row[family_index] for row in rows[: log.first])
+            return results
         results = super().execute_sql(result_type, False, chunk_size)  # every row, in chunks
         id_index, family_index = self._logged_columns()
         rows = [row for chunk in results for row in chunk]

@@ -9,7 +9,7 @@ from typing import Any
 from django.db import connection, models
 from django.utils import timezone
 
-from .context import current_route
+from .context import current_route, note_families_read
 from .models import AuditAction, AuditEvent
 
 # Never copied into the audit trail (DESIGN 6: the confidential referrer reaches no log line).
@@ -113,6 +113,7 @@ def audit_reads(
     rows = list(rows)
     if not rows:
         return 0
+    note_families_read(family_id for _, family_id in rows)
     if connection.vendor == "postgresql":
         # One statement with two arrays, each sent as one literal (the driver would otherwise
         # adapt every element: a quarter of a millisecond for 50 rows).

@@ -1,11 +1,102 @@
-"""Response headers every page and API response carries."""
+"""Middleware of the whole site: proxy headers, the anonymous rate limit, response headers."""
 
 from __future__ import annotations
 
+import math
+import re
+import time
 from collections.abc import Callable
+from functools import lru_cache
 
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import add_never_cache_headers
+
+from audit.security import client_ip, is_trusted_proxy
+
+# The headers a reverse proxy sets for Django (SECURE_PROXY_SSL_HEADER, USE_X_FORWARDED_HOST,
+# audit.security.client_ip). From anyone but a trusted proxy they are forged: removed.
+PROXY_HEADERS = ("HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_HOST", "HTTP_X_FORWARDED_PORT")
+
+
+class TrustedProxyMiddleware:
+    """First in MIDDLEWARE: X-Forwarded-* count only from an address in `TRUSTED_PROXIES`.
+
+    Django's SECURE_PROXY_SSL_HEADER believes `X-Forwarded-Proto: https` from anyone who can
+    reach gunicorn, so a client could pass as HTTPS (and be served Secure cookies, or skip the
+    redirect) by sending the header itself. Here the forwarded headers of any other sender are
+    stripped before Django's SecurityMiddleware or a view can read them (issue 14, item 16).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not is_trusted_proxy(request.META.get("REMOTE_ADDR")):
+            for key in PROXY_HEADERS:
+                request.META.pop(key, None)
+        return self.get_response(request)
+
+
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour|day)\s*$")
+_PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+@lru_cache(maxsize=8)
+def parse_rate(rate: str) -> tuple[int, int] | None:
+    """`"300/minute"` -> (300, 60); empty -> None (no limit). Anything else stops the process."""
+    if not rate.strip():
+        return None
+    match = _RATE.match(rate)
+    if match is None:
+        raise ImproperlyConfigured(
+            f"ANON_RATE_LIMIT={rate!r} is not a rate: use <number>/<second|minute|hour|day>, e.g. 300/minute."
+        )
+    return int(match.group(1)), _PERIODS[match.group(2)]
+
+
+class AnonymousRateLimitMiddleware:
+    """Anonymous requests are limited per client address (`ANON_RATE_LIMIT`), the pages as well
+    as the API (issue 14, item 15): 429 with Retry-After and a plain message over the limit.
+
+    A request counts when it ends anonymous: no signed-in session and no valid API token (DRF
+    puts a token's user on the request), so a bad token counts like none. Signed-in people and
+    partner systems have their own per-user rate in the API. Fixed windows in the shared cache
+    (Redis in production, so every web process counts together). The health check is exempt.
+    """
+
+    EXEMPT_PATHS = ("/healthz",)
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        rate = parse_rate(getattr(settings, "ANON_RATE_LIMIT", ""))
+        user = getattr(request, "user", None)
+        if rate is None or request.path in self.EXEMPT_PATHS or (user is not None and user.is_authenticated):
+            return self.get_response(request)
+        limit, period = rate
+        now = time.time()
+        key = f"anon-rate:{client_ip(request)}:{int(now // period)}"
+        if (cache.get(key) or 0) >= limit:
+            response = HttpResponse(
+                "Too many requests from your address. Wait a minute, then try again.\n",
+                status=429,
+                content_type="text/plain; charset=utf-8",
+            )
+            response["Retry-After"] = str(max(1, math.ceil(period - now % period)))
+            return response
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        ended_anonymous = user is None or not user.is_authenticated
+        if ended_anonymous and not cache.add(key, 1, period + 1):
+            try:
+                cache.incr(key)
+            except ValueError:  # expired between the two calls
+                cache.set(key, 1, period + 1)
+        return response
 
 
 class NoStoreMiddleware:

@@ -8,10 +8,12 @@ and ConflictError (-> 409, with what is saved now and what the caller tried).
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from audit.services import audit_reads
 from cases.service_utils import ConflictError
 
 
@@ -24,8 +26,29 @@ def _as_field_errors(exc: DjangoValidationError) -> dict | list:
     return {"non_field_errors": list(exc.messages)}
 
 
+def _audit_conflict_read(context) -> None:
+    """A 409 shows what is saved now: a read of the record, written like any other read.
+
+    The record is fetched again through the view's own selector (`get_object`), so only a record
+    the caller may still see is logged; one that has left the caller's sight since is not."""
+    view = context.get("view")
+    request = context.get("request")
+    if view is None or request is None or not hasattr(view, "get_object"):
+        return
+    lookup = getattr(view, "lookup_url_kwarg", None) or getattr(view, "lookup_field", "pk")
+    if lookup not in getattr(view, "kwargs", {}):
+        return  # a create: nothing saved is shown beyond what the family page logs (FamilyPageReadMiddleware)
+    try:
+        instance = view.get_object()
+    except (Http404, exceptions.APIException):
+        return
+    family_attr = getattr(view, "audit_family_attr", "family_id")
+    audit_reads(actor=request.user, model=type(instance), rows=[(instance.pk, getattr(instance, family_attr, None))])
+
+
 def exception_handler(exc, context):
     if isinstance(exc, ConflictError):
+        _audit_conflict_read(context)
         # 409 with both sides, so the caller loses nothing: what is saved now and what it tried.
         return Response(
             {"detail": exc.message, "current": exc.current, "attempted": exc.attempted},

@@ -23,12 +23,10 @@ from escalation.services.checks import run_checks_in_process
 from visits.models import AppointmentStatus
 from visits.services import appointment_record
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        connection.vendor != "postgresql", reason="two writers at once: PostgreSQL (SQLite has one writer)"
-    ),
-]
+pytestmark = pytest.mark.django_db(transaction=True)
+two_writers = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="two writers at once: PostgreSQL (SQLite has one writer)"
+)
 
 WAIT = 10  # seconds: generous, a failure here is a hang, not a slow pass
 
@@ -74,6 +72,7 @@ def _open_flags(family, rule):
     return Flag.objects.filter(family=family, rule=rule, status=FlagStatus.OPEN)
 
 
+@two_writers
 def test_a_change_committed_after_an_incremental_run_read_the_families_is_seen_by_the_next(team, practitioner):
     _no_overlap()
     family = FamilyFactory(team=team, lead_professional=practitioner)
@@ -99,6 +98,7 @@ def test_a_change_committed_after_an_incremental_run_read_the_families_is_seen_b
     assert report.families >= 1
 
 
+@two_writers
 def test_an_appointment_committed_after_an_incremental_run_read_the_families_is_seen_by_the_next(
     family, child, practitioner, health_agency
 ):
@@ -147,3 +147,12 @@ def test_a_run_records_a_safe_starting_point_for_the_next_no_later_than_its_own_
 
     run = CheckRun.objects.get(pk=run.pk)
     assert run.next_since == run.started_at - dt.timedelta(seconds=30)
+
+
+def test_the_celery_runs_record_their_safe_starting_point_too(family):
+    from escalation.tasks import run_full_checks, run_incremental_checks
+
+    for task in (run_full_checks, run_incremental_checks):
+        run = CheckRun.objects.get(pk=task())
+        assert run.next_since is not None
+        assert run.next_since <= run.started_at

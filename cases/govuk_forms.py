@@ -57,9 +57,15 @@ class DateField(forms.MultiValueField):
         missing = [name for name, v in (("day", day), ("month", month), ("year", year)) if not v]
         if missing:
             raise ValidationError(f"The date must include a {' and '.join(missing)}.", code="incomplete")
+        # Digits only, no longer than a real day, month and year: `int()` would take "1_0", "٣" or
+        # twenty digits, and a twenty-digit day overflows the date constructor (a 500, not a message).
+        if not all(v.isascii() and v.isdigit() for v in (day, month, year)) or max(len(day), len(month)) > 2:
+            raise ValidationError("The date must be a real date, for example 27 3 2024.", code="invalid")
+        if len(year) != 4:
+            raise ValidationError("Enter the year as four digits, for example 2024.", code="invalid")
         try:
             value = dt.date(int(year), int(month), int(day))
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:
             raise ValidationError("The date must be a real date, for example 27 3 2024.", code="invalid") from exc
         if value.year < 1900:
             raise ValidationError("Enter a year after 1900.", code="invalid")

@@ -18,7 +18,8 @@ MAX_QUERY = 100
 def search(request: HttpRequest) -> HttpResponse:
     """The name travels in a POST body, never the URL (OWASP ASVS 8.3.1): URLs end up in browser
     history, proxy and server logs, and Referer headers."""
-    q = (request.POST.get("q") or "").strip()[:MAX_QUERY] if request.method == "POST" else ""
+    # No name has a NUL byte, and PostgreSQL refuses one in a query (a 500): drop it.
+    q = (request.POST.get("q") or "").replace("\x00", "").strip()[:MAX_QUERY] if request.method == "POST" else ""
     results = search_people(user=request.user, query=q) if len(q) >= 2 else None
     if results:
         audit_reads(actor=request.user, model=Member, rows=[(m.pk, m.family_id) for m in results])

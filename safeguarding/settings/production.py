@@ -3,7 +3,7 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import DATABASES, DEBUG, SECRET_KEY, env_bool, env_int
+from .base import DATABASES, DEBUG, MIDDLEWARE, SECRET_KEY, env_bool, env_int
 
 if DEBUG:
     raise ImproperlyConfigured("DEBUG must be false in production (set DEBUG=false).")
@@ -13,7 +13,18 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("Production runs on PostgreSQL: set DATABASE_URL=postgres://...")
 
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+# TLS ends at the reverse proxy (deploy/nginx.conf), which says so in X-Forwarded-Proto. Believed
+# only from TRUSTED_PROXIES: safeguarding.middleware.TrustedProxyMiddleware, first in MIDDLEWARE,
+# removes it (and X-Forwarded-For/-Host) from anyone else, so a client reaching gunicorn some
+# other way cannot pass as HTTPS. gunicorn's own --forwarded-allow-ips (FORWARDED_ALLOW_IPS) must
+# name the same proxies.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+if MIDDLEWARE[0] != "safeguarding.middleware.TrustedProxyMiddleware":
+    raise ImproperlyConfigured("TrustedProxyMiddleware must run first, before anything reads X-Forwarded-*.")
+# The liveness probe answers over plain HTTP: docker-compose's health check and a load balancer's
+# ask gunicorn directly, inside the network, and a redirect to HTTPS would fail them. It shows
+# nothing but {"status": "ok"}.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True

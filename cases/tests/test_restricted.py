@@ -320,3 +320,21 @@ def test_a_restricted_family_in_search_and_chronology_for_the_named(records, res
 def test_member_lists_for_the_unnamed(records, restricted, teammate):
     MemberFactory(family=FamilyFactory(team=restricted.team), family_name="Smith")
     assert all(m.family_id != restricted.pk for m in selectors.member_list(user=teammate))
+
+
+def test_a_prompt_the_checks_raise_goes_to_the_restricting_manager_when_its_assignee_is_not_named(
+    family, child, council, health_agency, manager, practitioner, team
+):
+    # Mandy is the team's first manager, so the team manager's prompts go to her; Max restricts the
+    # family without naming her.
+    max_ = UserFactory(username="max", team=team, agency=team.agency, role=Role.MANAGER)
+    restriction.restriction_set(actor=max_, family=family, people=[practitioner], reason=REASON)
+    now = timezone.now()
+    for agency, days in ((health_agency, 3), (council, 9)):  # two agencies: a high flag
+        AppointmentFactory(
+            member=child, agency=agency, status="was_not_brought", scheduled_for=now - dt.timedelta(days=days)
+        )
+    run_checks_in_process(family_ids=[family.pk])
+    prompt = EscalationPrompt.objects.get(family=family, flag__rule="was_not_brought")
+    assert prompt.level == "team_manager"
+    assert prompt.assigned_to_id == max_.pk

@@ -55,6 +55,14 @@ def team_managers(team_ids: Iterable[int]) -> dict[int, int]:
 
 
 def _assignee(level: str, family: dict, managers: dict[int, int], agencies: dict[int, dict]) -> int | None:
+    person = _assignee_by_level(level, family, managers, agencies)
+    # A restricted family's prompt goes to someone named on it: else to the manager who restricted it.
+    if family.get("restricted") and person not in family.get("named", ()):
+        return family["restricted_by_id"]
+    return person
+
+
+def _assignee_by_level(level: str, family: dict, managers: dict[int, int], agencies: dict[int, dict]) -> int | None:
     if level == PromptLevel.LEAD_PROFESSIONAL:
         return family["lead_professional_id"]
     if level == PromptLevel.TEAM_MANAGER:
@@ -69,9 +77,16 @@ def _family_facts(family_ids: Iterable[int]) -> tuple[dict[int, dict], dict[int,
     families = {
         f["id"]: f
         for f in Family.objects.filter(id__in=set(family_ids)).values(
-            "id", "team_id", "team__agency_id", "lead_professional_id"
+            "id", "team_id", "team__agency_id", "lead_professional_id", "restricted", "restricted_by_id"
         )
     }
+    restricted = [pk for pk, f in families.items() if f["restricted"]]
+    if restricted:  # who is named on each (a query only when a restricted family is among them)
+        from cases.models import FamilyUserObjectPermission
+
+        grants = FamilyUserObjectPermission.objects.filter(content_object_id__in=restricted)
+        for family_id, user_id in grants.values_list("content_object_id", "user_id"):
+            families[family_id].setdefault("named", set()).add(user_id)
     managers = team_managers(f["team_id"] for f in families.values())
     agencies = {
         a["id"]: a

@@ -20,7 +20,7 @@ from django.utils import timezone
 from accounts.services import token_issue
 from audit.services import AuditAction, audit_record
 
-from .access import can_change_family, current_shares, visible_families, visible_teams
+from .access import can_change_family, current_shares, is_named_on, visible_families, visible_teams
 from .models import (
     Agency,
     AgencyKind,
@@ -243,6 +243,8 @@ def eligible_lead_professional(*, family: Family, user: User) -> bool:
     """The lead professional can be anyone who may see the family: a member of the owning team or
     of a partner agency with a current share (a health visitor often leads early help)."""
     if not user.is_active or user.role == Role.ADMIN:
+        return False
+    if family.restricted and not is_named_on(user, family):  # a lead who cannot see it cannot lead it
         return False
     if user.team_id == family.team_id:
         return True

@@ -338,3 +338,11 @@ def test_a_prompt_the_checks_raise_goes_to_the_restricting_manager_when_its_assi
     prompt = EscalationPrompt.objects.get(family=family, flag__rule="was_not_brought")
     assert prompt.level == "team_manager"
     assert prompt.assigned_to_id == max_.pk
+
+
+def test_the_lead_professional_of_a_restricted_family_must_be_named(restricted, api, manager, teammate):
+    response = api.as_user(manager).put(
+        f"/api/v1/families/{restricted.pk}/lead-professional/", {"user": teammate.pk}, format="json"
+    )
+    assert response.status_code == 400, response.content
+    assert Family.objects.get(pk=restricted.pk).lead_professional_id != teammate.pk

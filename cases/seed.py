@@ -414,6 +414,9 @@ class _Plan:
     gaps: list[tuple[Member | None, str, str, str]] = field(default_factory=list)
     gp: str = ""
     disabled: Member | None = None
+    # (member, agency, kind, time) already given: an exact duplicate appointment is refused by the
+    # database (visits.Appointment), so a second draw of the same slot moves on 15 minutes.
+    appointment_slots: set = field(default_factory=set)
 
 
 # The high-volume rows are plain tuples in these column orders (see `_write`).
@@ -1072,6 +1075,9 @@ class _Builder:
                     status = AppointmentStatus.ATTENDED
         notes = rng.choice(APPOINTMENT_NOTES[status]) if status in APPOINTMENT_NOTES else ""
         scheduled_for = self.at(offset, rng)
+        while (slot := (id(member), agency, kind, scheduled_for)) in plan.appointment_slots:
+            scheduled_for += dt.timedelta(minutes=15)
+        plan.appointment_slots.add(slot)
         rows.appointments.append(
             (
                 member.pk,

@@ -141,6 +141,9 @@ class AppointmentSerializer(FastReadMixin, serializers.ModelSerializer):
             "version",
         ]
         read_only_fields = ["family", "created_at", "updated_at"]
+        # The exact-duplicate rule is the service's (a 409 naming the one saved), not DRF's
+        # unique-together check, which would also make `agency` required.
+        validators = []
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

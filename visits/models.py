@@ -154,6 +154,13 @@ class Appointment(models.Model):
                 condition=~Q(status="did_not_attend") | Q(for_child=False),
                 name="did_not_attend_only_for_adult",
             ),
+            # Two identical appointments would each count as a missed one: the checks would see
+            # two "was not brought" where there was one (issue 14, item 2).
+            models.UniqueConstraint(
+                fields=["member", "agency", "kind", "scheduled_for"],
+                name="appointment_not_duplicated",
+                violation_error_message="This appointment is already recorded.",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from audit.services import AuditAction, audit_record
 from cases.access import can_change_family, can_record_events
 from cases.models import Agency, Family, Member, Role, User
-from cases.service_utils import audit_create, family_touch, model_update
+from cases.service_utils import ConflictError, audit_create, family_touch, model_update
 
 from .models import Appointment, AppointmentStatus, Visit
 
@@ -177,6 +177,26 @@ def _validate_status_for_member(member: Member, status: str) -> None:
         raise ValidationError({"status": "'was_not_brought' is for a child; for an adult record 'did_not_attend'."})
 
 
+def _refuse_duplicate(appointment: Appointment) -> None:
+    """An exact duplicate (same member, agency, kind and time) is a conflict naming the one saved."""
+    existing = (
+        Appointment.objects.filter(
+            member_id=appointment.member_id,
+            agency_id=appointment.agency_id,
+            kind=appointment.kind,
+            scheduled_for=appointment.scheduled_for,
+        )
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if existing is not None:
+        raise ConflictError(
+            f"This appointment is already recorded (appointment {existing}): same person, agency, type and time.",
+            current={"id": existing},
+            attempted={"kind": appointment.kind, "scheduled_for": appointment.scheduled_for.isoformat()},
+        )
+
+
 @transaction.atomic
 def appointment_record(*, actor: User, member: Member, agency: Agency | None = None, **fields: Any) -> Appointment:
     family = member.family
@@ -199,8 +219,16 @@ def appointment_record(*, actor: User, member: Member, agency: Agency | None = N
         created_by=actor,
         **fields,
     )
-    appointment.full_clean()
-    appointment.save()
+    _refuse_duplicate(appointment)
+    # The duplicate rule is checked above and by the savepoint below (a 409, not a field error).
+    appointment.full_clean(validate_constraints=False)
+    appointment.validate_constraints(exclude={"member"})
+    try:
+        with transaction.atomic():  # a savepoint: another request may have saved the same one just now
+            appointment.save()
+    except IntegrityError:
+        _refuse_duplicate(appointment)
+        raise
     audit_create(
         actor=actor,
         instance=appointment,

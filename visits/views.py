@@ -155,8 +155,11 @@ def appointment_form(request: HttpRequest, family_id: int, appointment_id: int |
                     data={**form.service_data(), "version": form.cleaned_data["version"]},
                 )
         except ConflictError as exc:
-            show_conflict(form, exc)
-            conflict = exc
+            if appointment is None:  # an exact duplicate of one already recorded
+                form.add_error(None, exc.message)
+            else:
+                show_conflict(form, exc)
+                conflict = exc
         except ValidationError as exc:
             add_service_errors(form, exc, aliases={"scheduled_for": "date"})
         else:

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "escalation",
     "audit",
     "accounts",
+    "core",
 ]
 
 MIDDLEWARE = [
@@ -83,6 +84,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # `Idempotency-Key` on API writes: after authentication and throttles, around the view only.
+    "core.middleware.IdempotencyMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into the lock-out page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -297,9 +300,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "cases.release_lapsed_share_leads",
         "schedule": crontab(hour=0, minute=5),
     },
+    "core.purge_idempotency_keys": {
+        "task": "core.purge_idempotency_keys",
+        "schedule": crontab(minute=17),
+    },
 }
 
 # --- REST framework --------------------------------------------------------------------
+# How long an API write's `Idempotency-Key` and its first answer are kept (core.middleware).
+IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24)
+if IDEMPOTENCY_KEY_TTL_HOURS < 1:
+    raise ImproperlyConfigured("IDEMPOTENCY_KEY_TTL_HOURS must be at least 1.")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # django-rest-knox, hashed and expiring, behind the same `Authorization: Token <key>`.
@@ -352,6 +363,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "cases.api.schema.add_error_responses",
+        "core.schema.add_idempotency_key_header",
     ],
     "ENUM_NAME_OVERRIDES": {
         "VisitStatusEnum": "visits.models.VisitStatus",

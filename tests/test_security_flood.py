@@ -141,11 +141,17 @@ def test_a_bad_rate_is_refused_loudly():
 
 @override_settings(ANON_RATE_LIMIT="100000/minute")
 def test_the_beat_task_sweeps(db, clock):
+    import importlib
+
+    from django.apps import apps
     from django_celery_beat.models import PeriodicTask
 
     from audit.tasks import flush_security_repeats_task
 
-    assert PeriodicTask.objects.filter(task="audit.flush_security_repeats", enabled=True).exists()
+    # The migration's schedule (rebuilt here: a transactional test elsewhere may have flushed it).
+    schedule = importlib.import_module("audit.migrations.0010_flush_security_repeats_schedule")
+    schedule.create_schedule(apps, None)
+    assert PeriodicTask.objects.filter(task=flush_security_repeats_task.name, enabled=True).exists()
     client = Client()
     for _ in range(3):
         client.get("/nothing/")

@@ -32,10 +32,12 @@ class RefusedAccessMiddleware:
         response = self.get_response(request)
         user = getattr(request, "user", None)  # DRF puts the token's user here once it has authenticated
         signed_in = user is not None and user.is_authenticated
-        # A 429 is logged for anonymous callers only (their address was held back:
-        # safeguarding.middleware.AnonymousRateLimitMiddleware); a partner system over its own
-        # rate is not a security event, and would otherwise write a row per request.
-        if response.status_code in REFUSED or (response.status_code == 429 and not signed_in):
+        # A 429 is logged when an anonymous caller's address was held back
+        # (safeguarding.middleware.AnonymousRateLimitMiddleware). Not a partner system over its
+        # own rate (no security event, and a row per request), nor the lock-out page (logged as
+        # a lock-out by accounts).
+        held_back = getattr(response, "anonymous_rate_limited", False)
+        if response.status_code in REFUSED or held_back:
             security_event(
                 SecurityEventKind.REFUSED,
                 request=request,

@@ -87,6 +87,7 @@ class AnonymousRateLimitMiddleware:
                 content_type="text/plain; charset=utf-8",
             )
             response["Retry-After"] = str(max(1, math.ceil(period - now % period)))
+            response.anonymous_rate_limited = True  # for the security log (audit.middleware)
             return response
         response = self.get_response(request)
         user = getattr(request, "user", None)

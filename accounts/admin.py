@@ -109,3 +109,18 @@ class AuthTokenAdmin(StrictLookupsMixin, admin.ModelAdmin):
                 response["Cache-Control"] = "no-store"
                 return response
         return TemplateResponse(request, "admin/accounts/token_issue.html", context)
+
+
+def _strict_lookups_everywhere(site: admin.AdminSite) -> None:
+    """The admins other apps register (authenticators, lock-outs, schedules, groups) take only
+    their own filters' lookups too: Django would otherwise apply any lookup on a model's own
+    fields, e.g. `?key__startswith=` on an authenticator's secret, one character at a time.
+    accounts is the last app installed, so every other admin is registered by now."""
+    for model, model_admin in list(site._registry.items()):
+        if not isinstance(model_admin, StrictLookupsMixin):
+            strict = type(f"Strict{type(model_admin).__name__}", (StrictLookupsMixin, type(model_admin)), {})
+            site.unregister(model)
+            site.register(model, strict)
+
+
+_strict_lookups_everywhere(admin.site)

@@ -263,3 +263,18 @@ def test_the_admin_shows_only_records_the_person_may_see(client, other_team_user
     assert client.get(f"/admin/cases/member/{child.pk}/change/").status_code == 302  # "does not exist"
     assert client.get(f"/admin/cases/member/{child.pk}/history/").status_code == 404
     assert not AuditEvent.objects.filter(model="cases.member").exists()
+
+
+def test_every_admin_takes_only_its_own_filters_lookups():
+    from audit.admin_mixins import StrictLookupsMixin
+
+    assert [type(a).__name__ for a in admin.site._registry.values() if not isinstance(a, StrictLookupsMixin)] == []
+
+
+def test_an_authenticators_secret_cannot_be_guessed_through_the_admin(client, admin_user, manager):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.create(user=manager, name="phone", confirmed=True)
+    client.force_login(admin_user)
+    assert client.get(f"/admin/otp_totp/totpdevice/?key__startswith={device.key[0]}").status_code == 400
+    assert client.get("/admin/otp_totp/totpdevice/?confirmed__exact=1").status_code == 200

@@ -278,3 +278,23 @@ def test_an_authenticators_secret_cannot_be_guessed_through_the_admin(client, ad
     client.force_login(admin_user)
     assert client.get(f"/admin/otp_totp/totpdevice/?key__startswith={device.key[0]}").status_code == 400
     assert client.get("/admin/otp_totp/totpdevice/?confirmed__exact=1").status_code == 200
+
+
+def test_a_changelists_read_rows_cost_one_query_whatever_the_page_size(client, admin_user, family):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(admin_user)
+
+    def queries_for_page() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get("/admin/cases/member/").status_code == 200
+        return len(ctx.captured_queries)
+
+    MemberFactory.create_batch(3, family=family)
+    small = queries_for_page()
+    MemberFactory.create_batch(9, family=family)
+    # The same queries for 12 members as for 3: session, user, count(s), the page (with its
+    # families, list_select_related), and one INSERT of the page's read rows.
+    assert queries_for_page() == small
+    assert AuditEvent.objects.filter(model="cases.member").count() == 3 + 12

@@ -10,15 +10,25 @@ with the expected result for each relation to the family:
                 share; a partner agency whose share was ended (through the service)
     anonymous   nobody signed in
 
+and each of those three times over (DESIGN 6, restricted records):
+
+    unrestricted           the family as it is
+    restricted, named      the family is restricted and the persona holds the grant on it: the
+                           same results (for an outsider, a stray grant widens nothing)
+    restricted, not named  the family is restricted to others: every persona gets what the
+                           outsider of its role gets (404, absent from lists), admins included
+
 and expands into one case per persona (role x resource x action x relation), with ids such as
-`api-families-partial_update--partner-shared`. The rules (DESIGN 5 and 6, `cases/access.py`):
+`api-families-partial_update--partner-shared` (and `...--restricted-named`, `...--restricted-not-named`).
+The rules (DESIGN 5 and 6, `cases/access.py`):
 
 - whoever cannot see the family gets 404 (never 403) on every URL naming it or one of its records,
   and its records are absent from every list; a body naming a record they cannot see is refused
   exactly as a missing id is (400 "does not exist"), so record ids cannot be probed;
 - the shared partner reads the family, adds visits and appointments and changes its own agency's,
   but never changes the family record: 403, as it can already see the record;
-- only the owning team and admins change the family record and decide on escalation prompts;
+- only the owning team and admins change the family record; a prompt is decided only by its assignee
+  or someone above them in the chain (`escalation.permissions`): others who can see it get 403;
 - anonymous callers get 401 from the API and are sent to sign in from every page;
 - a refused write changes nothing; an allowed write changes something.
 
@@ -42,6 +52,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import Permission
 from django.db import connection, transaction
 from django.db.models import CharField, Count, Max, Value
 from django.db.models.functions import Concat
@@ -52,7 +63,17 @@ from rest_framework.test import APIClient
 
 from accounts.tests.factories import api_token_for
 from cases import services as case_services
-from cases.models import Family, FamilyShare, InformationGap, LeadProfessionalAssignment, Member, Relationship, Role
+from cases.access import RESTRICTED_PERMISSION
+from cases.models import (
+    Family,
+    FamilyShare,
+    FamilyUserObjectPermission,
+    InformationGap,
+    LeadProfessionalAssignment,
+    Member,
+    Relationship,
+    Role,
+)
 from cases.tests.factories import (
     AgencyFactory,
     FamilyFactory,
@@ -93,6 +114,18 @@ PERSONAS = [
 ]
 OWN_TEAM = [p.key for p in PERSONAS if p.column == "own_team"]
 PARTNERS = [p.key for p in PERSONAS if p.role == "partner"]
+
+# The restricted-record relations, on top of each persona's own.
+UNRESTRICTED, NAMED, NOT_NAMED = "unrestricted", "restricted-named", "restricted-not-named"
+RESTRICTIONS = (UNRESTRICTED, NAMED, NOT_NAMED)
+# Not named on a restricted family, a persona gets what the outsider of its role gets.
+OUTSIDER_OF_ROLE = {
+    "practitioner": "practitioner-other-team",
+    "manager": "practitioner-other-team",
+    "admin": "practitioner-other-team",
+    "partner": "partner-not-shared",
+    "anonymous": "anonymous",
+}
 
 # Expected results other than a bare status code.
 LISTED = "listed"  # 200, and the family's record is in the response
@@ -173,6 +206,7 @@ def _build_world() -> SimpleNamespace:
         "other_team": south.pk,
         "police": police.pk,
         "teammate": users["teammate-own-team"].pk,
+        "alice": alice.pk,
         "family": family.pk,
         "child": child.pk,
         "father": father.pk,
@@ -282,6 +316,14 @@ class Op:
     headers: dict[str, str] = field(default_factory=dict)
     changes: bool = True  # does an allowed call of this write change a record?
     bugs: dict[str, str] = field(default_factory=dict)  # persona key -> "BUG: ..." (xfail, strict)
+    # Is the result about the family (so a restriction hides it)? Not when the family is not named
+    # at all, e.g. creating a new family for one's own team.
+    about_family: bool = True
+
+    def expected(self, persona: Persona, restriction: str):
+        if restriction == NOT_NAMED and self.about_family and persona.column != "outsider":
+            return self.expect[OUTSIDER_OF_ROLE[persona.role]]
+        return self.expect[persona.key]
 
     @property
     def method(self) -> str:
@@ -390,8 +432,18 @@ SHARE = {
     "legal_basis": "Children Act 1989 s.47",
     "ends": (DAY + dt.timedelta(90)).isoformat(),
 }
+RENEWED_TO = (DAY + dt.timedelta(120)).isoformat()
 ACTION = {"action_taken": "Strategy discussion booked with health", "rationale": "Missed care at two agencies"}
 ESCALATE = {"reason": "No reply from the family in two weeks"}
+# Restricting: the owning team's manager only (practitioners, the shared partner and admins can see
+# the family, so 403); Alice leads the family, so she is named.
+RESTRICT = expect(200, shared=403, admin=403, only={"practitioner-own-team": 403, "teammate-own-team": 403})
+RESTRICTION = {"people": ["{alice}", "{teammate}"], "reason": "A member of staff's own family"}
+# Deciding a prompt: its assignee or someone above them (escalation.permissions). The world's prompt
+# is with the team manager, so the practitioners, the shared partner and admins, who see it, get 403.
+NOT_DECIDERS = {"shared": 403, "admin": 403, "only": {"practitioner-own-team": 403, "teammate-own-team": 403}}
+DECIDE = expect(200, **NOT_DECIDERS)
+DECIDE_AND_OPEN = expect(201, **NOT_DECIDERS)
 
 
 API = [
@@ -405,14 +457,15 @@ API = [
     Op("families", "retrieve", "GET /api/v1/families/{family}/", READ),
     # A family for the owning team: its members and admins only. The team is named in the body, so
     # another team's practitioner learns nothing from the 403.
-    Op("families", "create", "POST /api/v1/families/", CREATE_FOR_OWN_TEAM, NEW_FAMILY),
+    Op("families", "create", "POST /api/v1/families/", CREATE_FOR_OWN_TEAM, NEW_FAMILY, about_family=False),
     Op("families", "partial_update", "PATCH /api/v1/families/{family}/", CHANGE, {"level": "child_in_need"}),
-    # Moving a family out of the team's sight is a manager's (or an admin's) decision.
+    # A family moves only to a team the mover manages (item 5): Mandy does not manage the south team;
+    # an admin may move it.
     Op(
         "families",
         "partial_update(transfer to another team)",
         "PATCH /api/v1/families/{family}/",
-        expect(200, shared=403, only={"practitioner-own-team": 400, "teammate-own-team": 400}),
+        expect(400, admin=200, shared=403),
         {"team": "{other_team}"},
     ),
     Op("families", "update", "PUT /api/v1/families/{family}/", CHANGE, FAMILY_PUT),
@@ -461,6 +514,7 @@ API = [
     ),
     Op("shares", "create", "POST /api/v1/families/{family}/shares/", CREATE, {**SHARE, "agency": "{police}"}),
     Op("shares", "destroy(ends it)", "DELETE /api/v1/families/{family}/shares/{share}/", expect(204, shared=403)),
+    Op("shares", "renew", "POST /api/v1/families/{family}/shares/{share}/renew/", CHANGE, {"ends": RENEWED_TO}),
     # --- lead professional and chronology ---
     Op("lead-professional", "history", "GET /api/v1/families/{family}/lead-professional/", READ),
     Op("lead-professional", "set", "PUT /api/v1/families/{family}/lead-professional/", CHANGE, {"user": "{teammate}"}),
@@ -525,10 +579,14 @@ API = [
     Op("flags", "create(not offered)", "POST /api/v1/flags/", NOT_OFFERED, {"family": "{family}"}),
     Op("escalations", "list", "GET /api/v1/escalations/", LIST, PAGE_SIZE, listed("prompt")),
     Op("escalations", "retrieve", "GET /api/v1/escalations/{prompt}/", READ),
-    Op("escalations", "acknowledge", "POST /api/v1/escalations/{prompt}/acknowledge/", CHANGE),
-    Op("escalations", "action", "POST /api/v1/escalations/{prompt}/action/", CHANGE, ACTION),
-    Op("escalations", "escalate", "POST /api/v1/escalations/{prompt}/escalate/", CREATE, ESCALATE),
+    Op("escalations", "acknowledge", "POST /api/v1/escalations/{prompt}/acknowledge/", DECIDE),
+    Op("escalations", "action", "POST /api/v1/escalations/{prompt}/action/", DECIDE, ACTION),
+    Op("escalations", "escalate", "POST /api/v1/escalations/{prompt}/escalate/", DECIDE_AND_OPEN, ESCALATE),
     Op("escalations", "partial_update(not offered)", "PATCH /api/v1/escalations/{prompt}/", NOT_OFFERED, ACTION),
+    # --- restricted records: a manager of the owning team restricts, changes or lifts ---
+    Op("family-restriction", "retrieve", "GET /api/v1/families/{family}/restriction/", READ),
+    Op("family-restriction", "update", "PUT /api/v1/families/{family}/restriction/", RESTRICT, RESTRICTION),
+    Op("family-restriction", "destroy", "DELETE /api/v1/families/{family}/restriction/", RESTRICT, changes=False),
 ]
 
 FORM = page(200, shared=403)  # a form for the family record: the owning team and admins
@@ -558,6 +616,7 @@ APPOINTMENT_FORM = {
 # Alice leads the family, so has its medium prompt; Bob has none.
 DASHBOARD = page(LISTED, outsider=HIDDEN, only={"teammate-own-team": HIDDEN, **NOT_FOR_PARTNERS})
 HTMX_CHRONOLOGY = {"HX-Request": "true", "HX-Target": "chronology-list"}
+MANAGERS_ONLY = {"shared": 403, "admin": 403, "only": PRACTITIONERS}  # restricting a record
 
 PAGES = [
     Op("home", "get", "GET /", page(LISTED, outsider=HIDDEN), probe=family_link),
@@ -630,6 +689,14 @@ PAGES = [
         {**SHARE, **date_data("ends", DAY + dt.timedelta(90)), "agency": "{police}"},
     ),
     Op("share-end", "post", "POST /families/{family}/shares/{share}/end/", SAVE),
+    Op("share-renew", "get", "GET /families/{family}/shares/{share}/renew/", FORM),
+    Op(
+        "share-renew",
+        "post",
+        "POST /families/{family}/shares/{share}/renew/",
+        SAVE,
+        date_data("ends", dt.date.fromisoformat(RENEWED_TO)),
+    ),
     Op("visit-create", "get", "GET /families/{family}/visits/add/", EVENT_FORM),
     Op(
         "visit-create",
@@ -671,20 +738,49 @@ PAGES = [
     Op("dashboard", "get", "GET /dashboard/", DASHBOARD, probe=prompt_link),
     Op("dashboard-export", "get", "GET /dashboard/export.csv", DASHBOARD, probe=shows(lambda w: w.family.reference)),
     Op("prompt-detail", "get", "GET /prompts/{prompt}/", page(200)),
-    Op("prompt-acknowledge", "post", "POST /prompts/{prompt}/acknowledge/", SAVE),
-    Op("prompt-action", "post", "POST /prompts/{prompt}/action/", SAVE, ACTION),
-    Op("prompt-escalate", "post", "POST /prompts/{prompt}/escalate/", SAVE, ESCALATE),
+    Op("prompt-acknowledge", "post", "POST /prompts/{prompt}/acknowledge/", page(REDIRECT, **NOT_DECIDERS)),
+    Op("prompt-action", "post", "POST /prompts/{prompt}/action/", page(REDIRECT, **NOT_DECIDERS), ACTION),
+    Op("prompt-escalate", "post", "POST /prompts/{prompt}/escalate/", page(REDIRECT, **NOT_DECIDERS), ESCALATE),
+    Op("restriction", "get", "GET /families/{family}/restriction/", page(200, **MANAGERS_ONLY)),
+    Op("restriction", "post", "POST /families/{family}/restriction/", page(REDIRECT, **MANAGERS_ONLY), RESTRICTION),
+    Op(
+        "restriction-lift",
+        "post",
+        "POST /families/{family}/restriction/lift/",
+        page(REDIRECT, **MANAGERS_ONLY),
+        {"reason": "No longer needed"},
+        changes=False,
+    ),
 ]
 
 TABLE = API + PAGES
 
 
 def _cases():
-    for op in TABLE:
-        for persona in PERSONAS:
-            bug = op.bugs.get(persona.key)
-            marks = [pytest.mark.xfail(strict=True, reason=bug)] if bug else []
-            yield pytest.param(op, persona, id=f"{op.name}--{persona.key}", marks=marks)
+    for restriction in RESTRICTIONS:
+        for op in TABLE:
+            for persona in PERSONAS:
+                bug = op.bugs.get(persona.key)
+                marks = [pytest.mark.xfail(strict=True, reason=bug)] if bug else []
+                suffix = "" if restriction == UNRESTRICTED else f"--{restriction}"
+                yield pytest.param(op, persona, restriction, id=f"{op.name}--{persona.key}{suffix}", marks=marks)
+
+
+def _restrict(w, persona: Persona, restriction: str) -> None:
+    """Restrict the family (in the case's savepoint) to Alice, who leads it, and Bob (a lead
+    professional change names him); for NAMED, name the persona too, for NOT_NAMED never. The grants
+    are made directly, so an outsider can be "named" too: a grant must widen nothing."""
+    if restriction == UNRESTRICTED:
+        return
+    Family.objects.filter(pk=w.family.pk).update(restricted=True, restriction_reason="Matrix: restricted")
+    user = w.users.get(persona.key)
+    named = {w.users["practitioner-own-team"], w.users["teammate-own-team"]}
+    if user is not None:
+        named = named | {user} if restriction == NAMED else named - {user}
+    permission = Permission.objects.get(codename=RESTRICTED_PERMISSION, content_type__app_label="cases")
+    FamilyUserObjectPermission.objects.bulk_create(
+        [FamilyUserObjectPermission(user=u, content_object_id=w.family.pk, permission=permission) for u in named]
+    )
 
 
 # --- the matrix ------------------------------------------------------------------------------------
@@ -712,15 +808,16 @@ def _send(op: Op, w, persona: Persona, client, api):
     return path, client.post(path, data or {}, headers=op.headers)
 
 
-@pytest.mark.parametrize(("op", "persona"), list(_cases()))
-def test_permission_matrix(op: Op, persona: Persona, world, client, api):
-    expected = op.expect[persona.key]
+@pytest.mark.parametrize(("op", "persona", "restriction"), list(_cases()))
+def test_permission_matrix(op: Op, persona: Persona, restriction: str, world, client, api):
+    expected = op.expected(persona, restriction)
+    _restrict(world, persona, restriction)
     writes = op.method != "get"
     before = fingerprint() if writes else None
 
     path, response = _send(op, world, persona, client, api)
     status, body = response.status_code, _body(response)
-    seen = f"{op.method.upper()} {path} as {persona.key}: {status} {body[:400]!r}"
+    seen = f"{op.method.upper()} {path} as {persona.key} ({restriction}): {status} {body[:400]!r}"
 
     if expected in (LISTED, HIDDEN):
         assert status == 200, seen
@@ -828,7 +925,15 @@ GET_ONLY_PAGES = {
     "dashboard-export",
     "prompt-detail",
 }
-POST_ONLY_PAGES = {"logout", "gap-resolve", "share-end", "prompt-acknowledge", "prompt-action", "prompt-escalate"}
+POST_ONLY_PAGES = {
+    "logout",
+    "gap-resolve",
+    "share-end",
+    "prompt-acknowledge",
+    "prompt-action",
+    "prompt-escalate",
+    "restriction-lift",
+}
 
 
 def test_every_page_and_form_is_a_row():

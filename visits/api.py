@@ -35,7 +35,9 @@ class MemberIdsField(serializers.ManyRelatedField):
 class VisitSerializer(FastReadMixin, serializers.ModelSerializer):
     family = serializers.PrimaryKeyRelatedField(queryset=Family.objects.none())
     agency = serializers.PrimaryKeyRelatedField(
-        queryset=Agency.objects.all(), required=False, help_text="Defaults to the caller's agency."
+        queryset=Agency.objects.all(),
+        required=False,
+        help_text="Always the writer's agency: leave it out (another agency's id is refused with 400).",
     )
     children_seen = MemberIdsField(
         child_relation=serializers.PrimaryKeyRelatedField(queryset=Member.objects.none()), required=False
@@ -121,7 +123,12 @@ class VisitViewSet(ServiceViewSet):
 class AppointmentSerializer(FastReadMixin, serializers.ModelSerializer):
     member = serializers.PrimaryKeyRelatedField(queryset=Member.objects.none())
     agency = serializers.PrimaryKeyRelatedField(
-        queryset=Agency.objects.all(), required=False, help_text="Defaults to the caller's agency."
+        queryset=Agency.objects.all(),
+        required=False,
+        help_text="The agency that holds the appointment (it may not be yours); defaults to the caller's agency.",
+    )
+    recorded_by = serializers.PrimaryKeyRelatedField(
+        source="created_by", read_only=True, help_text="The user who recorded the appointment."
     )
 
     class Meta:
@@ -136,6 +143,7 @@ class AppointmentSerializer(FastReadMixin, serializers.ModelSerializer):
             "critical",
             "status",
             "notes",
+            "recorded_by",
             "created_at",
             "updated_at",
             "version",

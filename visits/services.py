@@ -10,10 +10,11 @@ from django.db.models import F
 from django.utils import timezone
 
 from audit.services import AuditAction, audit_record
-from cases.access import can_change_family, can_record_events
+from cases.access import can_record_events
 from cases.models import Agency, Family, Member, Role, User
 from cases.service_utils import ConflictError, audit_create, family_touch, model_update
 
+from . import permissions
 from .models import Appointment, AppointmentStatus, Visit
 
 VISIT_FIELDS = (
@@ -36,13 +37,9 @@ def _require_record(actor: User, family: Family) -> None:
         raise PermissionDenied("You cannot record events for this family.")
 
 
-def require_edit(actor: User, family: Family, agency_id: int) -> None:
-    """The owning team edits anything on its families; a partner edits its own agency's records."""
-    if can_change_family(actor, family):
-        return
-    if actor.role == Role.PARTNER and actor.agency_id == agency_id:
-        return
-    raise PermissionDenied("Only the owning team or the recording agency can change this record.")
+# Who may change a record afterwards: one place, visits/permissions.py (issue 14, item 6).
+require_visit_edit = permissions.require_visit_edit
+require_appointment_edit = permissions.require_appointment_edit
 
 
 def _clean_children(family: Family, seen: list[Member], alone: list[Member]) -> None:
@@ -88,18 +85,19 @@ def visit_log(
         raise ValueError(f"Unknown visit fields: {sorted(unknown)}")
     seen, alone = list(children_seen or []), list(children_seen_alone or [])
     _clean_children(family, seen, alone)
+    # A visit is the writer's agency's record, never another's (issue 14, item 6).
+    own_agency_id = permissions.writers_agency_id(actor, family)
+    if agency is not None and agency.pk != own_agency_id:
+        raise ValidationError({"agency": "A visit is recorded for your own agency. Leave the agency out."})
     visit = Visit(
         family=family,
         practitioner=actor,
-        # An admin (no agency of their own) records for the family's own agency.
-        agency=agency or actor.agency or family.team.agency,
+        agency_id=own_agency_id,
         planned=planned,
         scheduled_for=scheduled_for,
         created_by=actor,
         **fields,
     )
-    if actor.role == Role.PARTNER and visit.agency_id != actor.agency_id:
-        raise ValidationError({"agency": "A partner records visits for its own agency only."})
     _validate_visit(visit)
     visit.save()
     visit.children_seen.set(seen)
@@ -123,7 +121,7 @@ def visit_update(
     children_seen: list[Member] | None = None,
     children_seen_alone: list[Member] | None = None,
 ) -> Visit:
-    require_edit(actor, visit.family, visit.agency_id)
+    require_visit_edit(actor, visit.family, visit.agency_id)
     unknown = set(data) - set(VISIT_FIELDS) - {"version"}  # version: the lost-update check in model_update
     if unknown:
         raise ValueError(f"Fields not updatable: {sorted(unknown)}")
@@ -241,7 +239,7 @@ def appointment_record(*, actor: User, member: Member, agency: Agency | None = N
 
 @transaction.atomic
 def appointment_update(*, actor: User, appointment: Appointment, data: dict[str, Any]) -> Appointment:
-    require_edit(actor, appointment.family, appointment.agency_id)
+    require_appointment_edit(actor, appointment.family, appointment.agency_id)
     if "status" in data:
         _validate_status_for_member(appointment.member, data["status"])
     appointment, changes = model_update(

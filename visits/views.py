@@ -38,7 +38,7 @@ def visit_form(request: HttpRequest, family_id: int, visit_id: int | None = None
     if visit is not None and visit.family_id != family.pk:
         raise PermissionDenied
     if visit is not None:
-        services.require_edit(request.user, family, visit.agency_id)
+        services.require_visit_edit(request.user, family, visit.agency_id)
     children = [m for m in family.members.order_by("id") if m.is_child]
     initial = {}
     if visit is not None:
@@ -114,7 +114,7 @@ def appointment_form(request: HttpRequest, family_id: int, appointment_id: int |
     if appointment is not None and appointment.family_id != family.pk:
         raise PermissionDenied
     if appointment is not None:
-        services.require_edit(request.user, family, appointment.agency_id)
+        services.require_appointment_edit(request.user, family, appointment.agency_id)
     members = list(family.members.order_by("id"))
     member = appointment.member if appointment else None
     if member is None and (request.GET.get("member") or "").isdigit():

@@ -298,3 +298,16 @@ def test_a_changelists_read_rows_cost_one_query_whatever_the_page_size(client, a
     # families, list_select_related), and one INSERT of the page's read rows.
     assert queries_for_page() == small
     assert AuditEvent.objects.filter(model="cases.member").count() == 3 + 12
+
+
+def test_an_admin_does_not_see_a_restricted_family_in_the_admin(client, admin_user, family, child):
+    """An admin sees the audit of a restricted record, not the record (issue 14, item 17)."""
+    Family.objects.filter(pk=family.pk).update(restricted=True, restriction_reason="Known in the press")
+    client.force_login(admin_user)
+    for url in ("/admin/cases/family/", "/admin/cases/member/"):
+        response = client.get(url)
+        assert response.status_code == 200
+        assert list(response.context["cl"].result_list) == []
+    assert client.get(f"/admin/cases/family/{family.pk}/change/").status_code == 302  # "does not exist"
+    assert client.get(f"/admin/cases/member/{child.pk}/history/").status_code == 404
+    assert not AuditEvent.objects.filter(model__in=["cases.family", "cases.member"], action="view").exists()

@@ -9,11 +9,12 @@ from typing import Any
 import django_filters
 from django import forms
 from django.core.exceptions import FieldDoesNotExist
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
-from rest_framework import ISO_8601, exceptions, fields, mixins, relations, status, viewsets
+from rest_framework import ISO_8601, exceptions, fields, mixins, relations, serializers, status, viewsets
 from rest_framework.fields import SkipField
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.relations import PKOnlyObject
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -21,7 +22,54 @@ from rest_framework.settings import api_settings
 
 from audit.reads import logged_reads
 from audit.services import audit_reads
-from cases.access import note_restricted_refusal
+from cases.access import current_shares, note_restricted_refusal, restrict_to_visible
+from cases.models import Family, Role, User
+
+
+def visible_choices(queryset: QuerySet, *, user: User, family: Family | None) -> QuerySet:
+    """The rows of a related field's queryset that `user` may choose (issue 14, item 13).
+
+    People: active users of the family's owning team and of the agencies with a current share of it
+    (without a family: the caller's own team, or agency). Families, and anything of a family
+    (members, flags...): those the caller may see (`cases.access`). Anything else (agencies, teams)
+    is a public list and is left as it is."""
+    model = queryset.model
+    if issubclass(model, User):
+        active = queryset.filter(is_active=True)
+        if family is not None:
+            shared = current_shares().filter(family_id=family.pk).values("agency_id")
+            return active.filter(Q(team_id=family.team_id) | Q(role=Role.PARTNER, agency_id__in=shared))
+        if user.team_id is not None:
+            return active.filter(team_id=user.team_id)
+        if user.agency_id is not None:
+            return active.filter(agency_id=user.agency_id)
+        return active  # an admin, who manages users
+    if issubclass(model, Family):
+        return restrict_to_visible(queryset, user, family_field="")
+    try:
+        family_field = model._meta.get_field("family")
+    except FieldDoesNotExist:
+        return queryset
+    if family_field.is_relation and family_field.related_model is Family:
+        return restrict_to_visible(queryset, user)
+    return queryset
+
+
+def limit_related_choices(serializer: serializers.BaseSerializer, *, user: User) -> None:
+    """Narrow every writable related field of `serializer` to `visible_choices`."""
+    if isinstance(serializer, serializers.ListSerializer) or not hasattr(serializer, "fields"):
+        return
+    instance = serializer.instance
+    family = serializer.context.get("family")
+    if family is None and isinstance(instance, Family):
+        family = instance
+    if family is None and instance is not None and not isinstance(instance, list | tuple | QuerySet):
+        family = getattr(instance, "family", None)
+    for field in serializer.fields.values():
+        relation = field.child_relation if isinstance(field, relations.ManyRelatedField) else field
+        if not isinstance(relation, relations.RelatedField) or field.read_only or relation.queryset is None:
+            continue
+        relation.queryset = visible_choices(relation.queryset, user=user, family=family)
 
 
 class UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):
@@ -256,6 +304,14 @@ class ServiceViewSet(
             # team): answer with what was saved, as this caller's last sight of it.
             instance.refresh_from_db()
         return with_etag(Response(self.get_serializer(instance).data, status=code), instance)
+
+    def get_serializer(self, *args, **kwargs):
+        serializer = super().get_serializer(*args, **kwargs)
+        user = getattr(self.request, "user", None)
+        if user is not None and user.is_authenticated and self.request.method not in SAFE_METHODS:
+            # Only writes read input against the choices; a GET never builds them.
+            limit_related_choices(serializer, user=user)
+        return serializer
 
     def retrieve(self, request: Request, *args, **kwargs) -> Response:
         instance = self.get_object()

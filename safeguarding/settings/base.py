@@ -334,8 +334,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["cases.api.parsers.SafeJSONParser"],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
-        "rest_framework.renderers.BrowsableAPIRenderer",
+        # No HTML forms (they list names with no read row); partners get JSON only (negotiation).
+        "cases.api.rendering.FormlessBrowsableAPIRenderer",
     ],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "cases.api.rendering.PartnerJSONOnlyNegotiation",
 }
 # API tokens (django-rest-knox): only a hash is stored, the key is shown once, and it expires.
 # Partner systems hold theirs for a year by default; reissue with `manage.py revoke_token --reissue`.

@@ -10,8 +10,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
+from django.apps import apps
+from django.core.exceptions import FieldDoesNotExist
 from django.http import HttpRequest, HttpResponse
 
 from .context import families_read
@@ -57,12 +60,35 @@ def shows_the_record(response: HttpResponse) -> bool:
     return status in (400, 422) and response.get("Content-Type", "").startswith("text/html")
 
 
+_ADMIN_RECORD = re.compile(r"^/admin/(?P<app>\w+)/(?P<model>\w+)/(?P<pk>\d+)/")
+
+
+def admin_record_family(path: str) -> int | None:
+    """The family of the record an admin page is about (`/admin/<app>/<model>/<id>/...`: its
+    change page, its history, one entry of its history), where the record belongs to a family.
+    One query, on such admin pages only."""
+    found = _ADMIN_RECORD.match(path)
+    if found is None:
+        return None
+    try:
+        model = apps.get_model(found["app"], found["model"])
+    except LookupError:
+        return None
+    if model._meta.label_lower == "cases.family":
+        return int(found["pk"])
+    try:
+        model._meta.get_field("family")
+    except FieldDoesNotExist:
+        return None
+    return model._default_manager.filter(pk=found["pk"]).values_list("family_id", flat=True).first()
+
+
 class FamilyPageReadMiddleware:
-    """One VIEW row for the family of a `/families/<id>/...` URL (a page or the nested API) whose
-    response showed the record, unless the request already wrote a read row for that family
-    (`audit.context.note_families_read`, called by every writer of read rows). Views that log
-    their records in detail keep doing so; this is the floor under every other page, so a new
-    form that lists a family's members cannot ship without a trace.
+    """One VIEW row for the family of a `/families/<id>/...` URL (a page or the nested API), or of
+    an admin page about one of its records, whose response showed the record, unless the request
+    already wrote a read row for that family (`audit.context.note_families_read`, called by every
+    writer of read rows). Views that log their records in detail keep doing so; this is the floor
+    under every other page, so a new form that lists a family's members cannot ship without a trace.
 
     Must run inside `audit.context.AuditRouteMiddleware` (the request's record of families read)
     and after authentication (the actor)."""
@@ -75,9 +101,13 @@ class FamilyPageReadMiddleware:
         match = getattr(request, "resolver_match", None)
         if match is None or not shows_the_record(response):
             return response
-        family_id = next((match.kwargs[k] for k in FAMILY_KWARGS if k in match.kwargs), None)
         user = getattr(request, "user", None)  # DRF sets the token's user on the Django request too
-        if family_id is None or user is None or not user.is_authenticated:
+        if user is None or not user.is_authenticated:
+            return response
+        family_id = next((match.kwargs[k] for k in FAMILY_KWARGS if k in match.kwargs), None)
+        if family_id is None and "admin" in match.namespaces:
+            family_id = admin_record_family(request.path_info)
+        if family_id is None:
             return response
         family_id = int(family_id)
         if family_id not in families_read():

@@ -318,3 +318,24 @@ def test_a_route_added_later_without_a_read_row_is_found(world, practitioner):
         failures = walk_as(practitioner, world, only="rogue/")
     assert len(failures) == 1
     assert failures[0].startswith("GET /rogue/") and "no read row" in failures[0]
+
+
+def test_a_duplicate_refused_with_409_is_a_read_of_the_record_it_names(world, practitioner):
+    """The 409 names the appointment already saved: that record was read."""
+    client = Client()
+    client.force_login(practitioner)
+    child = Member.objects.get(family=world, given_name="Thaddeus")
+    body = {"member": child.pk, "kind": "gp", "scheduled_for": "2026-03-02T10:00:00Z"}
+    first = client.post("/api/v1/appointments/", body, content_type="application/json")
+    assert first.status_code == 201, first.content
+    before = last_audit_id()
+    second = client.post("/api/v1/appointments/", body, content_type="application/json")
+    assert second.status_code == 409
+    assert AuditEvent.objects.filter(
+        pk__gt=before,
+        action=AuditAction.VIEW,
+        model="visits.appointment",
+        object_id=str(first.json()["id"]),
+        family_id=world.pk,
+        actor_id=practitioner.pk,
+    ).exists()

@@ -26,21 +26,27 @@ def _as_field_errors(exc: DjangoValidationError) -> dict | list:
     return {"non_field_errors": list(exc.messages)}
 
 
-def _audit_conflict_read(context) -> None:
+def _audit_conflict_read(context, exc: ConflictError) -> None:
     """A 409 shows what is saved now: a read of the record, written like any other read.
 
-    The record is fetched again through the view's own selector (`get_object`), so only a record
-    the caller may still see is logged; one that has left the caller's sight since is not."""
+    The record is fetched again through the view's own selector (`get_object`, or for a create
+    refused as a duplicate the record it names, `current["id"]`), so only a record the caller
+    may see is logged; one that has left the caller's sight since is not."""
     view = context.get("view")
     request = context.get("request")
     if view is None or request is None or not hasattr(view, "get_object"):
         return
     lookup = getattr(view, "lookup_url_kwarg", None) or getattr(view, "lookup_field", "pk")
-    if lookup not in getattr(view, "kwargs", {}):
-        return  # a create: nothing saved is shown beyond what the family page logs (FamilyPageReadMiddleware)
     try:
-        instance = view.get_object()
+        if lookup in getattr(view, "kwargs", {}):
+            instance = view.get_object()
+        elif str(exc.current.get("id", "")).isdigit():
+            instance = view.get_queryset().filter(pk=exc.current["id"]).first()
+        else:
+            return
     except (Http404, exceptions.APIException):
+        return
+    if instance is None:
         return
     family_attr = getattr(view, "audit_family_attr", "family_id")
     audit_reads(actor=request.user, model=type(instance), rows=[(instance.pk, getattr(instance, family_attr, None))])
@@ -48,7 +54,7 @@ def _audit_conflict_read(context) -> None:
 
 def exception_handler(exc, context):
     if isinstance(exc, ConflictError):
-        _audit_conflict_read(context)
+        _audit_conflict_read(context, exc)
         # 409 with both sides, so the caller loses nothing: what is saved now and what it tried.
         return Response(
             {"detail": exc.message, "current": exc.current, "attempted": exc.attempted},

@@ -408,6 +408,8 @@ NOT_OFFERED = expect(405, outsider=405)  # refused before any record is looked u
 CREATE_FOR_OWN_TEAM = expect(201, shared=403, outsider=403)  # the team is named in the body: nothing to probe
 # A body naming a family or member the caller cannot see: "does not exist", as for a missing id.
 NAMED_IN_BODY = 400
+# Another agency's visit (issue 14, item 6): its own agency and admins change it; the owning team reads it only.
+OTHER_AGENCYS = expect(403, admin=200, shared=200)
 CREATE_NAMING_THE_FAMILY = expect(201, shared=403, outsider=NAMED_IN_BODY)
 PAGE_SIZE = {"page_size": 500}
 
@@ -545,8 +547,20 @@ API = [
         {**VISIT, "family": "{family}", "agency": "{own_agency}"},
     ),
     Op("visits", "partial_update(owning team's)", "PATCH /api/v1/visits/{team_visit}/", CHANGE, {"outcome": "Agreed"}),
-    Op("visits", "partial_update(partner's)", "PATCH /api/v1/visits/{partner_visit}/", READ, {"outcome": "Weighed"}),
-    Op("visits", "update(partner's)", "PUT /api/v1/visits/{partner_visit}/", READ, {**VISIT, "outcome": "Weighed"}),
+    Op(
+        "visits",
+        "partial_update(partner's)",
+        "PATCH /api/v1/visits/{partner_visit}/",
+        OTHER_AGENCYS,
+        {"outcome": "Weighed"},
+    ),
+    Op(
+        "visits",
+        "update(partner's)",
+        "PUT /api/v1/visits/{partner_visit}/",
+        OTHER_AGENCYS,
+        {**VISIT, "outcome": "Weighed"},
+    ),
     Op("visits", "destroy(not offered)", "DELETE /api/v1/visits/{team_visit}/", NOT_OFFERED),
     Op("appointments", "list", "GET /api/v1/appointments/", LIST, PAGE_SIZE, listed("team_appointment")),
     Op("appointments", "retrieve", "GET /api/v1/appointments/{team_appointment}/", READ),
@@ -593,6 +607,8 @@ FORM = page(200, shared=403)  # a form for the family record: the owning team an
 SAVE = page(REDIRECT, shared=403)
 EVENT_FORM = page(200)  # visits and appointments: the shared partner too
 EVENT_SAVE = page(REDIRECT)
+OTHER_AGENCYS_FORM = page(403, admin=200, shared=200)
+OTHER_AGENCYS_SAVE = page(403, admin=REDIRECT, shared=REDIRECT)
 NOT_FOR_PARTNERS = dict.fromkeys(PARTNERS, 403)  # the owning service's own pages
 PRACTITIONERS = {"practitioner-own-team": 403, "teammate-own-team": 403}  # can see the family, not this
 VISIT_FORM = {
@@ -707,8 +723,14 @@ PAGES = [
     ),
     Op("visit-edit(owning team's)", "get", "GET /families/{family}/visits/{team_visit}/", FORM),
     Op("visit-edit(owning team's)", "post", "POST /families/{family}/visits/{team_visit}/", SAVE, VISIT_FORM),
-    Op("visit-edit(partner's)", "get", "GET /families/{family}/visits/{partner_visit}/", EVENT_FORM),
-    Op("visit-edit(partner's)", "post", "POST /families/{family}/visits/{partner_visit}/", EVENT_SAVE, VISIT_FORM),
+    Op("visit-edit(partner's)", "get", "GET /families/{family}/visits/{partner_visit}/", OTHER_AGENCYS_FORM),
+    Op(
+        "visit-edit(partner's)",
+        "post",
+        "POST /families/{family}/visits/{partner_visit}/",
+        OTHER_AGENCYS_SAVE,
+        VISIT_FORM,
+    ),
     Op("appointment-create", "get", "GET /families/{family}/appointments/add/", EVENT_FORM),
     Op("appointment-create", "post", "POST /families/{family}/appointments/add/", EVENT_SAVE, APPOINTMENT_FORM),
     Op("appointment-edit(owning team's)", "get", "GET /families/{family}/appointments/{team_appointment}/", FORM),

@@ -95,7 +95,11 @@ class IdempotencyMiddleware:
             )
         if row.status_code is None:
             response = JsonResponse(
-                {"detail": f"A request with this {HEADER} is still being processed. Try again in a moment."},
+                {
+                    "detail": f"A request with this {HEADER} is still being processed. Try again in a moment.",
+                    "current": {},
+                    "attempted": {},
+                },
                 status=409,
             )
             response["Retry-After"] = "1"

@@ -128,7 +128,10 @@ class AppointmentSerializer(FastReadMixin, serializers.ModelSerializer):
         help_text="The agency that holds the appointment (it may not be yours); defaults to the caller's agency.",
     )
     recorded_by = serializers.PrimaryKeyRelatedField(
-        source="created_by", read_only=True, help_text="The user who recorded the appointment."
+        source="created_by",
+        read_only=True,
+        allow_null=True,
+        help_text="The user who recorded the appointment (null for records imported without one).",
     )
 
     class Meta:

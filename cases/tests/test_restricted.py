@@ -218,6 +218,9 @@ def test_a_manager_restricts_through_the_api_and_it_is_audited(family, api, mana
     assert change.changes["restricted"] == {"from": False, "to": True}
     assert change.changes["restriction_reason"]["to"] == REASON
     assert api.as_user(teammate).get(f"/api/v1/families/{family.pk}/").status_code == 404
+    # The grants are django-guardian's: its backend answers per-object permission checks too.
+    assert practitioner.has_perm("cases.view_restricted_family", family)
+    assert not teammate.has_perm("cases.view_restricted_family", family)
 
 
 def test_only_a_manager_of_the_team_may_restrict(family, api, practitioner, partner, share, admin_user):
@@ -346,3 +349,11 @@ def test_the_lead_professional_of_a_restricted_family_must_be_named(restricted, 
     )
     assert response.status_code == 400, response.content
     assert Family.objects.get(pk=restricted.pk).lead_professional_id != teammate.pk
+
+
+def test_a_lift_reason_too_long_is_shown_as_an_error(restricted, client, manager):
+    client.force_login(manager)
+    response = client.post(f"/families/{restricted.pk}/restriction/lift/", {"reason": "x" * 3000})
+    assert response.status_code == 200
+    assert "govuk-error-summary" in response.content.decode()
+    assert Family.objects.get(pk=restricted.pk).restricted

@@ -357,3 +357,15 @@ def test_a_lift_reason_too_long_is_shown_as_an_error(restricted, client, manager
     assert response.status_code == 200
     assert "govuk-error-summary" in response.content.decode()
     assert Family.objects.get(pk=restricted.pk).restricted
+
+
+def test_a_prompt_handed_on_for_lack_of_access_goes_to_someone_named(records, manager, practitioner, teammate, team):
+    from escalation.services.reassign import reassign_prompts_without_access
+
+    # Mandy is the team's first manager; Max restricts the family without naming her.
+    max_ = UserFactory(username="max", team=team, agency=team.agency, role=Role.MANAGER)
+    restriction.restriction_set(actor=max_, family=records, people=[practitioner], reason=REASON)
+    prompt = EscalationPrompt.objects.filter(family=records, status="open").first()
+    EscalationPrompt.objects.filter(pk=prompt.pk).update(assigned_to=teammate)  # Bob is not named
+    successors = reassign_prompts_without_access(actor=None, family_ids=[records.pk])
+    assert [p.assigned_to_id for p in successors] == [max_.pk]

@@ -40,6 +40,15 @@ def _sees(user: User, family_id: int) -> bool:
     return visible_families(user).filter(pk=family_id).exists()
 
 
+def _named_or_restrictor(user_id: int | None, family_id: int, restricted_by: dict[int, int | None]) -> int | None:
+    if family_id not in restricted_by:
+        return user_id
+    from cases.models import FamilyUserObjectPermission
+
+    named = FamilyUserObjectPermission.objects.filter(content_object_id=family_id, user_id=user_id).exists()
+    return user_id if named else restricted_by[family_id]
+
+
 def reassign_prompts_without_access(
     *, actor: User | None, family_ids: Iterable[int], as_of: dt.datetime | None = None
 ) -> list[EscalationPrompt]:
@@ -58,6 +67,9 @@ def reassign_prompts_without_access(
         return []
     teams = dict(Family.objects.filter(pk__in={p.family_id for p in lost}).values_list("pk", "team_id"))
     managers = team_managers(teams.values())
+    # A restricted family's prompt goes to someone named on it: the team manager if named, else the
+    # manager who restricted it (`cases.restriction`).
+    restricted_by = dict(Family.objects.filter(pk__in=teams, restricted=True).values_list("pk", "restricted_by_id"))
     due = add_working_days(timezone.localdate(as_of), CheckSettings.load().prompt_due_working_days)
     successors = []
     for prompt in lost:
@@ -66,7 +78,7 @@ def reassign_prompts_without_access(
             flag_id=prompt.flag_id,
             family_id=prompt.family_id,
             level=level,
-            assigned_to_id=managers.get(teams[prompt.family_id]),
+            assigned_to_id=_named_or_restrictor(managers.get(teams[prompt.family_id]), prompt.family_id, restricted_by),
             due=due,
             escalated_from=prompt,
             created_at=as_of,

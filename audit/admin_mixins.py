@@ -129,10 +129,24 @@ class AuditedReadOnlyAdmin(StrictLookupsMixin, SimpleHistoryAdmin):
         obj = self.get_object(request, unquote(object_id))
         if obj is None:
             raise Http404
-        response = super().history_view(request, object_id, extra_context)
+        if self._keeps_history():
+            response = super().history_view(request, object_id, extra_context)
+        else:
+            # No django-simple-history on this model (flags and prompts keep their own events):
+            # Django's own history page, the admin log of the record (empty: the admin is read-only).
+            response = admin.ModelAdmin.history_view(self, request, object_id, extra_context)
         if response.status_code == 200:
             audit_reads(actor=request.user, model=self.model, rows=[(obj.pk, self.family_id_of(obj))])
         return response
+
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if not self._keeps_history():
+            raise Http404
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def _keeps_history(self) -> bool:
+        return hasattr(self.model._meta, "simple_history_manager_attribute")
 
 
 class AuditedReadOnlyNoHistoryAdmin(AuditedReadOnlyAdmin):

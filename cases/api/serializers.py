@@ -176,7 +176,8 @@ class ShareSerializer(serializers.ModelSerializer):
         extra_kwargs = {
             "ends": {
                 "allow_null": False,
-                "help_text": "The last day of access (required): at most SHARE_MAX_DAYS (default 365) after it starts.",
+                "help_text": "The last day of access (required): at most 12 months after the share starts, unless the "
+                "council has set another maximum.",
             },
             "starts": {"required": False},
         }
@@ -193,7 +194,8 @@ class ShareSerializer(serializers.ModelSerializer):
 
 class ShareRenewSerializer(serializers.Serializer):
     ends = serializers.DateField(
-        help_text="The new last day of access: today or later, at most SHARE_MAX_DAYS (default 365) from today."
+        help_text="The new last day of access: today or later, at most 12 months from today, unless the council "
+        "has set another maximum."
     )
 
 

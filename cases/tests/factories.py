@@ -77,3 +77,5 @@ class ShareFactory(factory.django.DjangoModelFactory):
     purpose = "Health visiting for the youngest child"
     legal_basis = "Children Act 1989 s.17; UK GDPR 6(1)(e), 9(2)(h)"
     starts = factory.LazyFunction(lambda: timezone.localdate() - dt.timedelta(days=30))
+    # Every share has a last day (the service refuses one without); six months is typical.
+    ends = factory.LazyFunction(lambda: timezone.localdate() + dt.timedelta(days=180))

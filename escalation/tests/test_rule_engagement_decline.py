@@ -257,8 +257,12 @@ def test_service_cancellations_and_bookings_are_not_contacts(family, child, heal
     visits(family, (50, VisitStatus.CANCELLED_BY_SERVICE), (45, VisitStatus.CANCELLED_BY_SERVICE))
     visits(family, (30, VisitStatus.SCHEDULED), (25, VisitStatus.SCHEDULED))
     for days in (48, 28, 12):
-        appointment(child, days, AppointmentStatus.CANCELLED_BY_SERVICE, agency=health_agency)
-        appointment(child, days, AppointmentStatus.BOOKED, agency=health_agency)
+        # The service cancels, then books the child in again an hour later the same day (the same
+        # slot twice would be a duplicate appointment, which is refused).
+        cancelled = appointment(child, days, AppointmentStatus.CANCELLED_BY_SERVICE, agency=health_agency)
+        appointment(
+            child, cancelled.scheduled_for + dt.timedelta(hours=1), AppointmentStatus.BOOKED, agency=health_agency
+        )
 
     run(rules=[RULE])
 

@@ -12,6 +12,11 @@ from django.http import HttpRequest, HttpResponse
 _route: contextvars.ContextVar[str] = contextvars.ContextVar("audit_route", default="")
 # The families whose records this request has written a read row for (None outside a request).
 _families_read: contextvars.ContextVar[set[int] | None] = contextvars.ContextVar("audit_families_read", default=None)
+# Restricted families this request was refused (None outside a request): the refusal's one
+# security event names the family (audit.middleware.RefusedAccessMiddleware).
+_families_refused: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
+    "audit_families_refused", default=None
+)
 
 
 def current_route() -> str:
@@ -39,6 +44,20 @@ def families_read() -> frozenset[int]:
     return frozenset(_families_read.get() or ())
 
 
+def note_family_refused(family_id: int) -> bool:
+    """Inside a request, remember the restricted family refused and return True (the request's
+    refusal event will name it); outside one, return False (the caller writes its own event)."""
+    refused = _families_refused.get()
+    if refused is None:
+        return False
+    refused.append(int(family_id))
+    return True
+
+
+def families_refused() -> tuple[int, ...]:
+    return tuple(_families_refused.get() or ())
+
+
 class AuditRouteMiddleware:
     """Records `METHOD /path` (never the query string, which may carry search terms)."""
 
@@ -47,8 +66,10 @@ class AuditRouteMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         token = _families_read.set(set())
+        refused_token = _families_refused.set([])
         try:
             with audit_route(f"{request.method} {request.path}"):
                 return self.get_response(request)
         finally:
+            _families_refused.reset(refused_token)
             _families_read.reset(token)

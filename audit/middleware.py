@@ -17,7 +17,7 @@ from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist
 from django.http import HttpRequest, HttpResponse
 
-from .context import families_read
+from .context import families_read, families_refused
 from .models import AuditAction
 from .security import SecurityEventKind, security_event
 from .services import audit_reads
@@ -40,12 +40,16 @@ class RefusedAccessMiddleware:
         # own rate (no security event, and a row per request), nor the lock-out page (logged as
         # a lock-out by accounts).
         held_back = getattr(response, "anonymous_rate_limited", False)
-        if response.status_code in REFUSED or held_back:
+        # A restricted family refused to this user (cases.access.note_restricted_refusal): one
+        # event, naming the family for its manager, with the address, whatever the status.
+        refused = families_refused()
+        if response.status_code in REFUSED or held_back or refused:
             security_event(
                 SecurityEventKind.REFUSED,
                 request=request,
                 user=user if signed_in else None,
                 status_code=response.status_code,
+                family_id=refused[0] if refused else None,
             )
         return response
 

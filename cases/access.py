@@ -141,7 +141,8 @@ def note_restricted_refusal(*, user: User, model: type[Model], family_field: str
     from this user, write a security event naming the family (its manager sees the attempts on
     the access log). An ordinary outsider's miss writes nothing more than it did before.
     Returns the family's id when the refusal was because of the restriction."""
-    from audit.security import SecurityEventKind, security_event  # audit depends on cases, not back
+    from audit.context import note_family_refused  # audit depends on cases, not back
+    from audit.security import SecurityEventKind, security_event
 
     if not getattr(user, "is_authenticated", False):
         return None
@@ -159,7 +160,8 @@ def note_restricted_refusal(*, user: User, model: type[Model], family_field: str
         return None
     if family_id is None:
         return None
-    security_event(SecurityEventKind.REFUSED, user=user, status_code=404, family_id=family_id)
+    if not note_family_refused(family_id):  # outside a request: no refusal event will follow
+        security_event(SecurityEventKind.REFUSED, user=user, status_code=404, family_id=family_id)
     return family_id
 
 

@@ -155,6 +155,16 @@ def test_every_detail_is_404_to_the_unnamed_and_each_attempt_is_logged_with_the_
         assert caller.get(url).status_code == 200, url
 
 
+def test_a_refused_attempt_is_one_security_event_with_the_family_and_the_address(restricted, client, teammate):
+    client.force_login(teammate)
+    before = SecurityEvent.objects.count()
+    assert client.get(f"/families/{restricted.pk}/", REMOTE_ADDR="192.0.2.7").status_code == 404
+    made = SecurityEvent.objects.order_by("-id")[: SecurityEvent.objects.count() - before]
+    assert [(e.kind, e.family_id, e.ip_address, e.status_code) for e in made] == [
+        ("refused", restricted.pk, "192.0.2.7", 404)
+    ]
+
+
 def test_an_ordinary_outsider_miss_names_no_family(family, api, other_team_user):
     assert api.as_user(other_team_user).get(f"/api/v1/families/{family.pk}/").status_code == 404
     assert not SecurityEvent.objects.filter(family_id=family.pk).exists()

@@ -12,6 +12,8 @@ a request they refuse goes on to the view, which refuses it in the usual way.
 
 from __future__ import annotations
 
+import json
+
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework.exceptions import APIException
 from rest_framework.request import Request
@@ -68,7 +70,7 @@ class IdempotencyMiddleware:
             user=user, key=key, method=request.method, path=path, request_hash=fingerprint
         )
         if not claimed:
-            return self._answer_repeat(row, fingerprint)
+            return self._answer_repeat(row, fingerprint, user)
         try:
             response = self.get_response(request)
         except BaseException:
@@ -79,12 +81,16 @@ class IdempotencyMiddleware:
             return response
         headers = {name: response[name] for name in KEPT_HEADERS if response.has_header(name)}
         services.idempotency_key_complete(
-            row=row, status_code=response.status_code, body=response.content, headers=headers
+            row=row,
+            status_code=response.status_code,
+            body=response.content,
+            headers=headers,
+            **_what_it_shows(request, response),
         )
         return response
 
     @staticmethod
-    def _answer_repeat(row, fingerprint: str) -> HttpResponse:
+    def _answer_repeat(row, fingerprint: str, user) -> HttpResponse:
         if row.request_hash != fingerprint:
             return JsonResponse(
                 {
@@ -104,8 +110,49 @@ class IdempotencyMiddleware:
             )
             response["Retry-After"] = "1"
             return response
+        if not services.idempotency_replay_allowed(row=row, user=user):
+            return JsonResponse({"detail": "Not found."}, status=404)
         response = HttpResponse(bytes(row.response_body), status=row.status_code)
         for name, value in (row.response_headers or {}).items():
             response[name] = value
         response[REPLAY_HEADER] = "true"
         return response
+
+
+def _model_label(basename: str) -> str:
+    """The model an API route's basename names ("appointment", "family-share"), as audit rows name
+    it ("visits.appointment", "cases.familyshare"); the basename itself when none matches."""
+    from django.apps import apps
+
+    candidates = (basename.removeprefix("family-"), basename.replace("-", ""))
+    for model in apps.get_models():
+        if model._meta.model_name in candidates:
+            return model._meta.label_lower
+    return basename
+
+
+def _what_it_shows(request: HttpRequest, response: HttpResponse) -> dict:
+    """The record and family a kept answer shows: the route's family (nested routes), the body's
+    `family`, or the family itself; nothing for an answer about no family."""
+    match = getattr(request, "resolver_match", None)
+    if match is None or not 200 <= response.status_code < 300:
+        return {}
+    try:
+        body = json.loads(response.content or b"null")
+    except ValueError:
+        return {}
+    if not isinstance(body, dict):
+        return {}
+    basename = (match.url_name or "").rsplit("-", 1)[0]
+    family_id = match.kwargs.get("family_pk")
+    if family_id is None and isinstance(body.get("family"), int):
+        family_id = body["family"]
+    if family_id is None and basename == "family" and isinstance(body.get("id"), int):
+        family_id = body["id"]
+    if family_id is None and isinstance(body.get("member"), int):  # an appointment
+        from cases.models import Member  # core sits below cases for everything else
+
+        family_id = Member.objects.filter(pk=body["member"]).values_list("family_id", flat=True).first()
+    if family_id is None:
+        return {}
+    return {"record_model": _model_label(basename), "record_id": body.get("id", ""), "family_id": int(family_id)}

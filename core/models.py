@@ -23,6 +23,11 @@ class IdempotencyKey(models.Model):
     response_body = models.BinaryField(default=b"")
     response_headers = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # What the kept answer shows, so a replay is checked and logged like a read of it: the
+    # record (its model and id) and its family, whose visibility is checked again on replay.
+    record_model = models.CharField(max_length=60, blank=True)
+    record_id = models.CharField(max_length=40, blank=True)
+    family_id = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_per_user")]

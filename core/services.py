@@ -45,10 +45,38 @@ def idempotency_key_claim(*, user, key: str, method: str, path: str, request_has
     return row, False
 
 
-def idempotency_key_complete(*, row: IdempotencyKey, status_code: int, body: bytes, headers: dict) -> None:
+def idempotency_key_complete(
+    *,
+    row: IdempotencyKey,
+    status_code: int,
+    body: bytes,
+    headers: dict,
+    record_model: str = "",
+    record_id: str = "",
+    family_id: int | None = None,
+) -> None:
     IdempotencyKey.objects.filter(pk=row.pk).update(
-        status_code=status_code, response_body=body, response_headers=headers
+        status_code=status_code,
+        response_body=body,
+        response_headers=headers,
+        record_model=record_model[:60],
+        record_id=str(record_id)[:40],
+        family_id=family_id,
     )
+
+
+def idempotency_replay_allowed(*, row: IdempotencyKey, user) -> bool:
+    """A kept answer about a family is replayed only while the caller may still see the family
+    (a share that ended since, a restriction), and the replay is written to the audit log as a read."""
+    if row.family_id is None:
+        return True
+    from audit.services import audit_reads
+    from cases.access import visible_families  # core sits below cases for everything else
+
+    if not visible_families(user).filter(pk=row.family_id).exists():
+        return False
+    audit_reads(actor=user, model=row.record_model or "family", rows=[(row.record_id or row.family_id, row.family_id)])
+    return True
 
 
 def idempotency_key_release(*, row: IdempotencyKey) -> None:

@@ -38,6 +38,29 @@ def test_a_repeat_with_the_same_key_replays_the_first_answer_and_saves_once(api,
     assert Visit.objects.filter(family=family).count() == 1
 
 
+def test_a_replay_is_a_read_of_what_it_shows_and_only_while_the_caller_may_see_the_family(
+    api, partner, share, family, child, health_agency
+):
+    from audit.models import AuditEvent
+    from cases.services import share_end
+
+    client = api.as_user(partner)
+    first = client.post("/api/v1/appointments/", _appointment(child), format="json", HTTP_IDEMPOTENCY_KEY="k-r")
+    assert first.status_code == 201
+    reads = AuditEvent.objects.filter(actor_id=partner.pk, action="view", family_id=family.pk)
+    before = reads.count()
+    again = client.post("/api/v1/appointments/", _appointment(child), format="json", HTTP_IDEMPOTENCY_KEY="k-r")
+    assert again.status_code == 201 and again["Idempotent-Replayed"] == "true"
+    assert list(reads.order_by("-id").values_list("model", "object_id")[: reads.count() - before]) == [
+        ("visits.appointment", str(first.json()["id"]))
+    ]
+
+    share_end(actor=family.lead_professional, share=share)
+    gone = client.post("/api/v1/appointments/", _appointment(child), format="json", HTTP_IDEMPOTENCY_KEY="k-r")
+    assert gone.status_code == 404
+    assert str(child.given_name) not in gone.content.decode()
+
+
 def test_the_same_key_with_a_different_body_is_refused_with_a_plain_message(api, practitioner, family):
     client = api.as_user(practitioner)
     client.post("/api/v1/visits/", _visit(family), format="json", HTTP_IDEMPOTENCY_KEY="k-2")

@@ -144,8 +144,35 @@ def restriction_lift(*, actor: User, family: Family, reason: str = "") -> Family
 def _move_prompts_to(*, actor: User, family: Family, named: set[int]) -> None:
     """A prompt must reach someone who can see the family: active prompts assigned to someone not
     named go to the restricting manager."""
-    from escalation.models import ACTIVE_PROMPT_STATUSES, EscalationPrompt  # escalation depends on cases
+    from escalation.models import (  # escalation depends on cases
+        ACTIVE_PROMPT_STATUSES,
+        EscalationPrompt,
+        PromptEvent,
+        PromptEventKind,
+    )
 
-    EscalationPrompt.objects.filter(family=family, status__in=ACTIVE_PROMPT_STATUSES).exclude(
-        assigned_to_id__in=named
-    ).exclude(assigned_to__isnull=True).update(assigned_to=actor, updated_at=timezone.now())
+    moving = list(
+        EscalationPrompt.objects.select_for_update()
+        .filter(family=family, status__in=ACTIVE_PROMPT_STATUSES)
+        .exclude(assigned_to_id__in=named)
+        .exclude(assigned_to__isnull=True)
+        .values_list("pk", "status")
+    )
+    if not moving:
+        return
+    now = timezone.now()
+    EscalationPrompt.objects.filter(pk__in=[pk for pk, _ in moving]).update(assigned_to=actor, updated_at=now)
+    # The prompt's own history says where it went and why, as every other transition does.
+    PromptEvent.objects.bulk_create(
+        PromptEvent(
+            prompt_id=pk,
+            at=now,
+            actor=actor,
+            kind=PromptEventKind.REASSIGNED,
+            from_status=status,
+            to_status=status,
+            reason=f"Handed to {actor.get_full_name() or actor.username}: the record was restricted and the "
+            "person it was with is not named on it.",
+        )
+        for pk, status in moving
+    )

@@ -209,6 +209,7 @@ class PromptEventKind(models.TextChoices):
     ACKNOWLEDGED = "acknowledged", "Acknowledged"
     ACTIONED = "actioned", "Actioned"
     ESCALATED = "escalated", "Escalated"
+    REASSIGNED = "reassigned", "Handed to someone else"
 
 
 class PromptEvent(models.Model):

@@ -299,6 +299,11 @@ def test_prompts_assigned_to_someone_not_named_go_to_the_restricting_manager(rec
     EscalationPrompt.objects.filter(family=records).update(assigned_to=other_manager)
     restriction.restriction_set(actor=manager, family=records, people=[practitioner], reason=REASON)
     assert set(EscalationPrompt.objects.filter(family=records).values_list("assigned_to", flat=True)) == {manager.pk}
+    # Each prompt's own history says it was handed on, by whom and why.
+    for prompt in EscalationPrompt.objects.filter(family=records):
+        last = prompt.events.order_by("-id").first()
+        assert (last.kind, last.actor_id) == ("reassigned", manager.pk)
+        assert "not named" in last.reason
 
 
 def test_a_named_person_can_still_open_the_family(restricted, client, practitioner):

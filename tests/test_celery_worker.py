@@ -49,6 +49,9 @@ def celery_on_redis():
     queue = f"test-{uuid.uuid4().hex[:8]}"
     saved = {k: app.conf.get(k) for k in ("task_always_eager", "broker_url", "result_backend", "task_default_queue")}
     app.conf.update(task_always_eager=False, broker_url=REDIS_URL, result_backend=REDIS_URL, task_default_queue=queue)
+    # The app keeps the result backend it first made (per thread): an earlier test that ran a task
+    # eagerly made the in-memory one, which would never see the worker's results.
+    app._local.__dict__.pop("backend", None)
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "safeguarding.settings.base",
@@ -90,6 +93,7 @@ def celery_on_redis():
             worker.kill()
             out, _ = worker.communicate()
         app.conf.update(**saved)
+        app._local.__dict__.pop("backend", None)
         app.pool.force_close_all()
         if out:
             print(out.decode(errors="replace")[-4000:])

@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.template.response import TemplateResponse
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from knox.models import AuthToken
 
 from audit.admin_mixins import StrictLookupsMixin
@@ -122,5 +123,39 @@ def _strict_lookups_everywhere(site: admin.AdminSite) -> None:
             site.unregister(model)
             site.register(model, strict)
 
+
+class AuthenticatorAdmin(StrictLookupsMixin, admin.ModelAdmin):
+    """Authenticators: who has one and whether it is confirmed, never the secret key (which would let
+    an admin make a manager's codes). Deleting one is how a lost phone is recovered: the person
+    sets up a new one at the next sign-in; each deletion is a security event."""
+
+    list_display = ("user", "name", "confirmed")
+    list_filter = ("confirmed",)
+    search_fields = ("user__username",)
+    fields = ("user", "name", "confirmed")
+    readonly_fields = fields
+    actions = None
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def delete_model(self, request, obj):
+        from audit.security import SecurityEventKind, security_event
+
+        user = obj.user
+        super().delete_model(request, obj)
+        security_event(
+            SecurityEventKind.TWO_FACTOR_REMOVED,
+            request=request,
+            user=user,
+            route=f"by {request.user.get_username()}",
+        )
+
+
+admin.site.unregister(TOTPDevice)
+admin.site.register(TOTPDevice, AuthenticatorAdmin)
 
 _strict_lookups_everywhere(admin.site)

@@ -139,11 +139,27 @@ class AuditedReadOnlyAdmin(StrictLookupsMixin, SimpleHistoryAdmin):
             audit_reads(actor=request.user, model=self.model, rows=[(obj.pk, self.family_id_of(obj))])
         return response
 
-
     def history_form_view(self, request, object_id, version_id, extra_context=None):
+        # One entry of a record's history. django-simple-history's page is also its "revert" form,
+        # which saves on POST whatever the admin's change permission says: here it only ever
+        # shows, and only a record this admin may see now (a restricted record's old rows
+        # would otherwise show it). Reverting is not a change a service validates and audits.
         if not self._keeps_history():
             raise Http404
+        if request.method not in ("GET", "HEAD"):
+            raise PermissionDenied("History is read-only: make changes in the service's own pages or the API.")
+        if self.get_object(request, unquote(object_id)) is None:
+            raise Http404
         return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def get_search_results(self, request, queryset, search_term):
+        # The admin's autocomplete (`/admin/autocomplete/?app_label=…&field_name=member`) searches
+        # through the related model's admin and would list names page by page with no read row;
+        # nothing here is edited, so no widget needs it.
+        match = getattr(request, "resolver_match", None)
+        if match is not None and match.url_name == "autocomplete":
+            return queryset.none(), False
+        return super().get_search_results(request, queryset, search_term)
 
     def _keeps_history(self) -> bool:
         return hasattr(self.model._meta, "simple_history_manager_attribute")

@@ -86,6 +86,7 @@ class SecurityEventKind(models.TextChoices):
     TWO_FACTOR_OK = "two_factor_ok", "Second factor accepted"
     TWO_FACTOR_FAILED = "two_factor_failed", "Second factor refused"
     TWO_FACTOR_ADDED = "two_factor_added", "Authenticator app added"
+    TWO_FACTOR_REMOVED = "two_factor_removed", "Authenticator app removed"
     REFUSED = "refused", "Access refused"
     TOKEN_ISSUED = "token_issued", "API token issued"
     TOKEN_REVOKED = "token_revoked", "API token revoked"

@@ -311,3 +311,59 @@ def test_an_admin_does_not_see_a_restricted_family_in_the_admin(client, admin_us
     assert client.get(f"/admin/cases/family/{family.pk}/change/").status_code == 302  # "does not exist"
     assert client.get(f"/admin/cases/member/{child.pk}/history/").status_code == 404
     assert not AuditEvent.objects.filter(model__in=["cases.family", "cases.member"], action="view").exists()
+
+
+def test_a_history_entry_is_read_only_and_cannot_revert_a_record(client, admin_user, family, child):
+    """django-simple-history's entry page doubles as a "revert" form that saves on POST whatever the
+    admin's change permission: here a POST is refused and nothing is written."""
+    from cases.services import member_update
+
+    member_update(actor=family.lead_professional, member=child, data={"given_name": "Kairo"})
+    child.refresh_from_db()
+    first = child.history.order_by("history_id").first()
+    client.force_login(admin_user)
+    url = f"/admin/cases/member/{child.pk}/history/{first.history_id}/"
+    assert client.get(url).status_code == 200
+    response = client.post(url, {"given_name": "Kai", "family_name": "Smith", "role": "child"})
+    assert response.status_code == 403
+    child.refresh_from_db()
+    assert (child.given_name, child.version) == ("Kairo", 2)
+
+
+def test_a_restricted_records_history_entries_are_404_to_an_admin(client, admin_user, family, child):
+    first = child.history.order_by("history_id").first()
+    family_first = family.history.order_by("history_id").first()
+    Family.objects.filter(pk=family.pk).update(restricted=True, restriction_reason="Known in the press")
+    client.force_login(admin_user)
+    assert client.get(f"/admin/cases/member/{child.pk}/history/{first.history_id}/").status_code == 404
+    assert client.get(f"/admin/cases/family/{family.pk}/history/{family_first.history_id}/").status_code == 404
+
+
+def test_the_admin_autocomplete_lists_no_case_data(client, admin_user, family, child):
+    client.force_login(admin_user)
+    for field in ("member", "family"):
+        response = client.get(
+            "/admin/autocomplete/",
+            {"app_label": "visits", "model_name": "appointment", "field_name": field, "term": ""},
+        )
+        assert response.status_code in (200, 403, 404)
+        if response.status_code == 200:
+            assert response.json()["results"] == []
+    assert child.given_name not in response.content.decode()
+
+
+def test_the_authenticator_admin_never_shows_the_secret_and_a_removal_is_a_security_event(client, admin_user, manager):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from audit.models import SecurityEvent
+
+    device = TOTPDevice.objects.create(user=manager, name="phone", confirmed=True)
+    client.force_login(admin_user)
+    page = client.get(f"/admin/otp_totp/totpdevice/{device.pk}/change/")
+    assert page.status_code == 200
+    assert device.key not in page.content.decode() and "qrcode" not in page.content.decode().lower()
+    assert client.post(f"/admin/otp_totp/totpdevice/{device.pk}/change/", {"key": "00" * 20}).status_code == 403
+    response = client.post(f"/admin/otp_totp/totpdevice/{device.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not TOTPDevice.objects.filter(pk=device.pk).exists()
+    assert SecurityEvent.objects.filter(kind="two_factor_removed", user=manager).exists()

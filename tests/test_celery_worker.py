@@ -37,6 +37,19 @@ def _database_url() -> str:
     return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
+def _forget_connections(app) -> None:
+    """The app keeps what it first made from its settings: the queues (the default queue among
+    them), the message sender, the broker connections and the result backend. An earlier test that
+    sent or ran a task made them for the default queue and the in-memory broker, which this worker
+    never reads, so the run would wait until it timed out (seen only in a full run). Made again
+    from the current settings."""
+    if app._pool is not None:
+        app._pool.force_close_all()
+    app._pool = None
+    app.__dict__.pop("amqp", None)
+    app._local.__dict__.pop("backend", None)
+
+
 @pytest.fixture
 def celery_on_redis():
     """Point the app at Redis for this test and start a worker (2 processes) on a private queue."""
@@ -49,9 +62,7 @@ def celery_on_redis():
     queue = f"test-{uuid.uuid4().hex[:8]}"
     saved = {k: app.conf.get(k) for k in ("task_always_eager", "broker_url", "result_backend", "task_default_queue")}
     app.conf.update(task_always_eager=False, broker_url=REDIS_URL, result_backend=REDIS_URL, task_default_queue=queue)
-    # The app keeps the result backend it first made (per thread): an earlier test that ran a task
-    # eagerly made the in-memory one, which would never see the worker's results.
-    app._local.__dict__.pop("backend", None)
+    _forget_connections(app)
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "safeguarding.settings.base",
@@ -93,8 +104,7 @@ def celery_on_redis():
             worker.kill()
             out, _ = worker.communicate()
         app.conf.update(**saved)
-        app._local.__dict__.pop("backend", None)
-        app.pool.force_close_all()
+        _forget_connections(app)
         if out:
             print(out.decode(errors="replace")[-4000:])
 

@@ -124,3 +124,48 @@ def test_a_huge_number_for_an_id_is_a_400_not_a_500(api, practitioner, family):
     assert response.status_code == 400
     assert client.get("/api/v1/visits/", {"family": str(10**30)}).status_code in (200, 400)
     assert client.get(f"/api/v1/families/{10**30}/").status_code == 404
+
+
+HUGE = "99999999999999999999"
+
+
+@pytest.mark.parametrize(
+    ("url", "param"),
+    [
+        ("/api/v1/families/", "team"),
+        ("/api/v1/families/", "lead_professional"),
+        ("/api/v1/members/", "family"),
+        ("/api/v1/visits/", "family"),
+        ("/api/v1/visits/", "agency"),
+        ("/api/v1/appointments/", "family"),
+        ("/api/v1/appointments/", "agency"),
+        ("/api/v1/appointments/", "member"),
+        ("/api/v1/flags/", "family"),
+        ("/api/v1/flags/", "member"),
+        ("/api/v1/escalations/", "family"),
+        ("/api/v1/escalations/", "assigned_to"),
+        ("/api/v1/referrals/", "family"),
+    ],
+)
+def test_an_id_beyond_any_record_in_a_list_filter_is_a_400_naming_the_filter(api, practitioner, family, url, param):
+    response = api.as_user(practitioner).get(url, {param: HUGE})
+    assert response.status_code == 400, (url, param, response.status_code)
+    assert response.json() == {param: ["Enter a number no larger than 9223372036854775807."]}
+
+
+def test_an_id_beyond_any_record_in_the_chronology_filter_is_a_400_and_on_the_page_is_ignored(
+    api, client, practitioner, family
+):
+    response = api.as_user(practitioner).get(f"/api/v1/families/{family.pk}/chronology/", {"agency": HUGE})
+    assert response.status_code == 400 and "agency" in response.json()
+    client.force_login(practitioner)
+    assert client.get(f"/families/{family.pk}/", {"agency": HUGE}).status_code == 200
+    assert client.get(f"/families/{family.pk}/", {"agency": HUGE, "tab": "chronology"}).status_code == 200
+
+
+def test_an_if_match_of_thousands_of_digits_is_a_400(api, practitioner, family):
+    response = api.as_user(practitioner).patch(
+        f"/api/v1/families/{family.pk}/", {}, format="json", HTTP_IF_MATCH='"' + "9" * 5000 + '"'
+    )
+    assert response.status_code == 400
+    assert "If-Match" in response.json()

@@ -15,6 +15,7 @@ from cases import selectors as case_selectors
 from cases.access import can_record_events
 from cases.govuk_forms import add_service_errors, show_conflict
 from cases.service_utils import ConflictError
+from core.ids import parse_id
 
 from . import selectors, services
 from .forms import AppointmentForm, VisitForm
@@ -117,7 +118,7 @@ def appointment_form(request: HttpRequest, family_id: int, appointment_id: int |
         services.require_appointment_edit(request.user, family, appointment.agency_id)
     members = list(family.members.order_by("id"))
     member = appointment.member if appointment else None
-    if member is None and (request.GET.get("member") or "").isdigit():
+    if member is None and parse_id(request.GET.get("member")):
         member = get_object_or_404(family.members, pk=request.GET["member"])
     initial = {"member": member.pk if member else None, "agency": request.user.agency_id}
     if appointment is not None:

@@ -208,7 +208,7 @@ def parse_if_match(header: str | None) -> int | None:
     if not header or header.strip() == "*":
         return None
     value = header.split(",")[0].strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:
         raise exceptions.ValidationError({"If-Match": ['Send the ETag from the record, for example "3".']})
     return int(value)
 

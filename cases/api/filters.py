@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework.exceptions import ValidationError
+
+from core.ids import TOO_LARGE, out_of_range
 
 PAGE_PARAMETERS = frozenset({"cursor", "page", "page_size", "format"})
 
@@ -21,4 +24,13 @@ class FilterBackend(DjangoFilterBackend):
     def filter_queryset(self, request, queryset, view):
         if not has_filter_parameters(request):
             return queryset
+        # An id no database column can hold (`?family=99999999999999999999`) is a 400 here, for
+        # every filter of every list, rather than an overflow in the database driver.
+        too_large = {
+            name: [TOO_LARGE]
+            for name, values in request.query_params.lists()
+            if name not in PAGE_PARAMETERS and any(out_of_range(v) for v in values)
+        }
+        if too_large:
+            raise ValidationError(too_large)
         return super().filter_queryset(request, queryset, view)

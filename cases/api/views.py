@@ -14,6 +14,7 @@ from audit.services import audit_reads
 from cases import selectors, services
 from cases.access import visible_family_count
 from cases.models import Agency, Family, FamilyShare, InformationGap, Member, Relationship
+from core.ids import MAX_ID
 
 from .base import AuditReadsMixin, ServiceViewSet, UpdatedSinceFilterSet, UtcIsoDateTimeField
 from .pagination import PageNumberCountPagination
@@ -268,7 +269,7 @@ class LeadProfessionalView(AuditReadsMixin, FamilyScopedMixin, generics.ListAPIV
 
 class ChronologyParams(forms.Form):
     kind = forms.ChoiceField(choices=[(k, k) for k in selectors.CHRONOLOGY_KINDS], required=False)
-    agency = forms.IntegerField(required=False)
+    agency = forms.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     updated_since = UtcIsoDateTimeField(required=False)
 
 

@@ -34,6 +34,7 @@ from cases.forms import (
 from cases.govuk_forms import add_service_errors, show_conflict
 from cases.models import Agency, Family, FamilyShare, InformationGap, Member, Relationship
 from cases.service_utils import ConflictError
+from core.ids import parse_id
 
 CHRONOLOGY_PAGE_SIZE = 20
 KIND_LABELS = {
@@ -63,7 +64,7 @@ def _chronology_context(request: HttpRequest, family: Family) -> dict:
     kind = request.GET.get("kind") or ""
     agency = request.GET.get("agency") or ""
     kinds = {kind} if kind in KIND_LABELS else None
-    agency_id = int(agency) if agency.isdigit() else None
+    agency_id = parse_id(agency)
     entries = selectors.family_chronology(
         user=request.user, family=family, kinds=kinds, agency_id=agency_id, shares=list(family.shares.all())
     )
@@ -189,7 +190,7 @@ def gap_form(request: HttpRequest, family_id: int) -> HttpResponse:
     family = _changeable_family(request, family_id)
     member = None
     member_id = request.POST.get("member") or request.GET.get("member")
-    if member_id and str(member_id).isdigit():
+    if member_id and parse_id(member_id):
         member = get_object_or_404(Member, pk=member_id, family=family)
     form = GapForm(request.POST or None, initial={"subject": request.GET.get("subject", "")})
     if request.method == "POST" and form.is_valid():

@@ -28,7 +28,9 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_KEY_LENGTH = 255
 # Answers worth replaying carry these headers too; a throttle or a server error is not kept.
 KEPT_HEADERS = ("Content-Type", "ETag", "Location")
-NOT_KEPT = frozenset({429})
+# A conflict is not kept either: its body shows what is saved now (case data that a replay could
+# show after the caller lost sight of the family), and a retry should see the record as it is then.
+NOT_KEPT = frozenset({409, 429})
 
 
 def _key_error(message: str) -> JsonResponse:

@@ -166,3 +166,12 @@ def test_two_first_requests_with_one_key_run_once(practitioner, family):
     # One runs; the other waits for it and replays its answer, or is told it is still in progress.
     assert codes in ([201, 201], [201, 409]), [getattr(r, "content", r) for r in results]
     assert Visit.objects.filter(family=family).count() == 1
+
+
+def test_a_conflict_is_not_kept_so_a_replay_never_shows_what_was_saved_then(api, practitioner, family, child):
+    client = api.as_user(practitioner)
+    stale = {"HTTP_IF_MATCH": '"999"', "HTTP_IDEMPOTENCY_KEY": "k-409"}
+    first = client.patch(f"/api/v1/members/{child.pk}/", {"given_name": "X"}, format="json", **stale)
+    assert first.status_code == 409 and child.given_name in first.content.decode()
+    again = client.patch(f"/api/v1/members/{child.pk}/", {"given_name": "X"}, format="json", **stale)
+    assert again.status_code == 409 and "Idempotent-Replayed" not in again

@@ -501,7 +501,17 @@ def _share_length_words(days: int) -> str:
 def _check_share_ends(*, starts: dt.date, ends: dt.date) -> None:
     """A share lasts at most SHARE_MAX_DAYS from when it starts (or from today, for one started
     already): sharing is for a purpose and is reviewed, never open-ended (issue 14, item 8)."""
-    latest = max(starts, timezone.localdate()) + dt.timedelta(days=settings.SHARE_MAX_DAYS)
+    today = timezone.localdate()
+    earliest_start_limit = today + dt.timedelta(days=settings.SHARE_MAX_DAYS)
+    if starts > earliest_start_limit:
+        # A share agreed now for a need years away is not a decision anyone can review.
+        raise ValidationError(
+            {
+                "starts": f"A share must start within {_share_length_words(settings.SHARE_MAX_DAYS)}: "
+                f"choose a first day on or before {earliest_start_limit.day} {earliest_start_limit:%B %Y}."
+            }
+        )
+    latest = max(starts, today) + dt.timedelta(days=settings.SHARE_MAX_DAYS)
     if ends > latest:
         raise ValidationError(
             {

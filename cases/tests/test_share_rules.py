@@ -255,3 +255,23 @@ def test_a_lead_from_the_owning_team_is_not_touched_by_the_daily_task(family, pr
 
     assert release_lapsed_share_leads() == 0
     assert Family.objects.get(pk=family.pk).lead_professional == practitioner
+
+
+def test_a_share_starting_years_away_is_refused(practitioner, family, health_agency):
+    response = _api(practitioner).post(
+        f"/api/v1/families/{family.pk}/shares/",
+        {
+            "agency": health_agency.pk,
+            "purpose": "Health visiting",
+            "legal_basis": "CA 1989 s.17",
+            "starts": "9998-12-31",
+            "ends": "9999-12-31",
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+    latest = TODAY() + dt.timedelta(days=365)
+    assert response.json()["starts"] == [
+        f"A share must start within 12 months: choose a first day on or before {_long_date(latest)}."
+    ]
+    assert not family.shares.exists()

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 
 from audit.security import client_ip, is_trusted_proxy
@@ -73,30 +74,39 @@ class AnonymousRateLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        rate = parse_rate(getattr(settings, "ANON_RATE_LIMIT", ""))
         user = getattr(request, "user", None)
-        if rate is None or request.path in self.EXEMPT_PATHS or (user is not None and user.is_authenticated):
+        if request.path in self.EXEMPT_PATHS or (user is not None and user.is_authenticated):
             return self.get_response(request)
-        limit, period = rate
         now = time.time()
-        key = f"anon-rate:{client_ip(request)}:{int(now // period)}"
-        if (cache.get(key) or 0) >= limit:
-            response = HttpResponse(
-                "Too many requests from your address. Wait a minute, then try again.\n",
-                status=429,
-                content_type="text/plain; charset=utf-8",
-            )
-            response["Retry-After"] = str(max(1, math.ceil(period - now % period)))
-            response.anonymous_rate_limited = True  # for the security log (audit.middleware)
-            return response
+        windows = []  # (cache key, limit, period) of each limit this request counts against
+        rate = parse_rate(getattr(settings, "ANON_RATE_LIMIT", ""))
+        if rate is not None:
+            windows.append((f"anon-rate:{client_ip(request)}:{int(now // rate[1])}", *rate))
+        # Sign-in attempts that fail (they end anonymous) have a tighter limit of their own: each
+        # is a security event naming the username typed, and the lock-out is per username, so
+        # many usernames from one address would otherwise each be tried and logged.
+        sign_in = parse_rate(getattr(settings, "SIGN_IN_RATE_LIMIT", ""))
+        if sign_in is not None and request.method == "POST" and request.path == reverse("login"):
+            windows.append((f"sign-in-rate:{client_ip(request)}:{int(now // sign_in[1])}", *sign_in))
+        for key, limit, period in windows:
+            if (cache.get(key) or 0) >= limit:
+                response = HttpResponse(
+                    "Too many requests from your address. Wait a minute, then try again.\n",
+                    status=429,
+                    content_type="text/plain; charset=utf-8",
+                )
+                response["Retry-After"] = str(max(1, math.ceil(period - now % period)))
+                response.anonymous_rate_limited = True  # for the security log (audit.middleware)
+                return response
         response = self.get_response(request)
         user = getattr(request, "user", None)
-        ended_anonymous = user is None or not user.is_authenticated
-        if ended_anonymous and not cache.add(key, 1, period + 1):
-            try:
-                cache.incr(key)
-            except ValueError:  # expired between the two calls
-                cache.set(key, 1, period + 1)
+        if user is None or not user.is_authenticated:
+            for key, _limit, period in windows:
+                if not cache.add(key, 1, period + 1):
+                    try:
+                        cache.incr(key)
+                    except ValueError:  # expired between the two calls
+                        cache.set(key, 1, period + 1)
         return response
 
 

@@ -158,3 +158,18 @@ def test_the_beat_task_sweeps(db, clock):
     clock[0] += 61
     assert flush_security_repeats_task.delay().get() == 1
     assert refused_rows().aggregate(total=Sum("count"))["total"] == 3
+
+
+@override_settings(SIGN_IN_RATE_LIMIT="5/minute")
+def test_failed_sign_ins_from_one_address_are_limited_whatever_the_usernames(db, clock, practitioner):
+    client = Client()
+    statuses = [
+        client.post("/accounts/login/", {"username": f"guess{i}", "password": "wrong-password-123"}).status_code
+        for i in range(8)
+    ]
+    assert statuses == [200] * 5 + [429] * 3
+    assert SecurityEvent.objects.filter(kind=SecurityEventKind.LOGIN_FAILED).count() == 5
+    # Another address may still sign in; the page itself (GET) is not a sign-in attempt.
+    assert client.get("/accounts/login/").status_code == 200
+    other = Client(REMOTE_ADDR="198.51.100.7")
+    assert other.post("/accounts/login/", {"username": "guess9", "password": "x" * 12}).status_code == 200

@@ -273,6 +273,11 @@ for _proxy in TRUSTED_PROXIES:
 ANON_RATE_LIMIT = env_str("ANON_RATE_LIMIT", "300/minute")
 if ANON_RATE_LIMIT.strip() and not re.fullmatch(r"\s*\d+\s*/\s*(second|minute|hour|day)\s*", ANON_RATE_LIMIT):
     raise ImproperlyConfigured(f"ANON_RATE_LIMIT={ANON_RATE_LIMIT!r} is not a rate such as 300/minute.")
+# Failed sign-ins from one address (each a security event naming the username typed): tighter
+# than ANON_RATE_LIMIT, still room for a council office behind one address at nine o'clock.
+SIGN_IN_RATE_LIMIT = env_str("SIGN_IN_RATE_LIMIT", "30/minute")
+if SIGN_IN_RATE_LIMIT.strip() and not re.fullmatch(r"\s*\d+\s*/\s*(second|minute|hour|day)\s*", SIGN_IN_RATE_LIMIT):
+    raise ImproperlyConfigured(f"SIGN_IN_RATE_LIMIT={SIGN_IN_RATE_LIMIT!r} is not a rate such as 30/minute.")
 # An anonymous refusal repeated (same kind, address and status) within this many seconds is one
 # security log row plus a count (audit.security); 0 writes every one.
 SECURITY_REPEAT_WINDOW = env_int("SECURITY_REPEAT_WINDOW", 60)

@@ -21,10 +21,12 @@ install: $(STAMP)
 run: install
 	@scripts/run.sh
 
-## The whole suite against PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/safeguarding)
+## The whole suite against PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/safeguarding),
+## on TEST_WORKERS processes (pytest-xdist; each its own test database, test_<name>_gw0, _gw1, ...)
+TEST_WORKERS ?= 2
 test: install
 	@$(PY) scripts/check_test_db.py
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -54,20 +54,44 @@ def hidden_restricted_families(user: User) -> QuerySet[Family]:
     return Family.objects.filter(restricted=True).exclude(pk__in=restriction_grants(user).values("content_object_id"))
 
 
-def _restriction_q(user: User, family_field: str) -> Q:
-    """Rows of restricted families the user is not named on are left out."""
+def _named_or_unrestricted_q(user: User, family_field: str) -> Q:
+    """The family is not restricted, or the user is named on it.
+
+    Written on the family's own row (`restricted`, on the join the relation already makes), not as
+    `NOT IN (the hidden families)`: PostgreSQL cannot tell that subquery is almost always empty, and
+    on the benchmark's dashboard charts it planned a 6.7 ms query as a 58 ms one. `restricted` is
+    false on nearly every row, which the planner knows from the column's statistics."""
+    prefix = f"{family_field}__" if family_field else ""
     id_path = f"{family_field}_id" if family_field else "pk"
-    return ~Q(**{f"{id_path}__in": hidden_restricted_families(user).values("pk")})
+    grants = restriction_grants(user).values("content_object_id")
+    return Q(**{f"{prefix}restricted": False}) | Q(**{f"{id_path}__in": grants})
 
 
 def _visibility_q(user: User, family_field: str) -> Q:
     """A Q limiting `family_field` to the user's families: the relation (team, share, admin),
     and on top of it, for every role, no restricted family the user is not named on."""
+    prefix = f"{family_field}__" if family_field else ""
+    if not user.is_authenticated or not user.is_active:
+        return Q(pk__in=[])
+    if user.role == Role.PARTNER and not user.is_platform_admin:
+        if not user.agency_id:
+            return Q(pk__in=[])
+        # Inside the shares subquery, so a partner's lists join no family table for it.
+        shared = partner_shares(user).values("family_id")
+        return Q(**{f"{prefix}id__in" if not family_field else f"{family_field}_id__in": shared})
     relation = _relation_q(user, family_field)
     if relation is not None and relation == Q(pk__in=[]):
         return relation
-    restriction = _restriction_q(user, family_field)
+    restriction = _named_or_unrestricted_q(user, family_field)
     return restriction if relation is None else relation & restriction
+
+
+def partner_shares(user: User) -> QuerySet[FamilyShare]:
+    """The current shares with the partner's agency, of families it may see (not restricted, or
+    the partner is named on them). Here the hidden families are a hashed `NOT IN` over the few
+    restricted rows: the shares alone are read, with no probe of the family table per share."""
+    hidden = hidden_restricted_families(user).values("pk")
+    return current_shares().filter(agency_id=user.agency_id).exclude(family_id__in=hidden)
 
 
 def _relation_q(user: User, family_field: str) -> Q | None:
@@ -131,8 +155,7 @@ def visible_family_count(user: User) -> int:
     if user.is_authenticated and user.is_active and not user.is_platform_admin and user.role == Role.PARTNER:
         if not user.agency_id:
             return 0
-        shares = current_shares().filter(agency_id=user.agency_id).filter(_restriction_q(user, "family"))
-        return shares.values("family_id").distinct().count()
+        return partner_shares(user).values("family_id").distinct().count()
     return visible_families(user).count()
 
 

@@ -176,21 +176,25 @@ def escalate_overdue(*, as_of: dt.datetime | None = None) -> int:
         return len(overdue)
 
 
-def _escalate(
-    *, prompt: EscalationPrompt, actor: User | None, reason: str, as_of: dt.datetime, cfg: CheckSettings, audit: bool
+def prompt_hand_on(
+    *,
+    prompt: EscalationPrompt,
+    level: str,
+    assigned_to_id: int | None,
+    due: dt.date,
+    actor: User | None,
+    as_of: dt.datetime,
+    reason: str,
+    raised_reason: str,
 ) -> EscalationPrompt:
-    level = _next_level(prompt.level)
-    if level is None:
-        raise ValidationError(
-            {"reason": "This prompt is already with the safeguarding partnership, the highest level."}
-        )
-    families, managers, agencies = _family_facts([prompt.family_id])
+    """Close `prompt` as escalated and open its successor at `level` for `assigned_to_id`, each
+    with its event: the one way a prompt moves on (escalation, or its holder losing access)."""
     successor = EscalationPrompt.objects.create(
         flag_id=prompt.flag_id,
         family_id=prompt.family_id,
         level=level,
-        assigned_to_id=_assignee(level, families[prompt.family_id], managers, agencies),
-        due=add_working_days(timezone.localdate(as_of), cfg.prompt_due_working_days),
+        assigned_to_id=assigned_to_id,
+        due=due,
         escalated_from=prompt,
         created_at=as_of,
         updated_at=as_of,
@@ -215,9 +219,32 @@ def _escalate(
                 actor=actor,
                 kind=PromptEventKind.RAISED,
                 to_status=PromptStatus.OPEN,
-                reason=f"Escalated from {prompt.get_level_display().lower()}: {reason}",
+                reason=raised_reason,
             ),
         ]
+    )
+    return successor
+
+
+def _escalate(
+    *, prompt: EscalationPrompt, actor: User | None, reason: str, as_of: dt.datetime, cfg: CheckSettings, audit: bool
+) -> EscalationPrompt:
+    level = _next_level(prompt.level)
+    if level is None:
+        raise ValidationError(
+            {"reason": "This prompt is already with the safeguarding partnership, the highest level."}
+        )
+    families, managers, agencies = _family_facts([prompt.family_id])
+    previous = prompt.status
+    successor = prompt_hand_on(
+        prompt=prompt,
+        level=level,
+        assigned_to_id=_assignee(level, families[prompt.family_id], managers, agencies),
+        due=add_working_days(timezone.localdate(as_of), cfg.prompt_due_working_days),
+        actor=actor,
+        as_of=as_of,
+        reason=reason,
+        raised_reason=f"Escalated from {prompt.get_level_display().lower()}: {reason}",
     )
     if audit:
         audit_record(

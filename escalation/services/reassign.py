@@ -24,13 +24,11 @@ from escalation.models import (
     LEVEL_ORDER,
     CheckSettings,
     EscalationPrompt,
-    PromptEvent,
-    PromptEventKind,
     PromptLevel,
     PromptStatus,
 )
 from escalation.services.checks import ChunkSpec, check_chunk
-from escalation.services.prompts import add_working_days, team_managers
+from escalation.services.prompts import add_working_days, prompt_hand_on, team_managers
 
 LOST_ACCESS_REASON = "The person it was with can no longer see this family's record: to the team manager."
 CHECKS_AFTER_ACCESS_LOST = ["no_lead_professional"]
@@ -74,38 +72,16 @@ def reassign_prompts_without_access(
     successors = []
     for prompt in lost:
         level = max(prompt.level, PromptLevel.TEAM_MANAGER, key=LEVEL_ORDER.index)
-        successor = EscalationPrompt.objects.create(
-            flag_id=prompt.flag_id,
-            family_id=prompt.family_id,
+        previous = prompt.status
+        successor = prompt_hand_on(
+            prompt=prompt,
             level=level,
             assigned_to_id=_named_or_restrictor(managers.get(teams[prompt.family_id]), prompt.family_id, restricted_by),
             due=due,
-            escalated_from=prompt,
-            created_at=as_of,
-            updated_at=as_of,
-        )
-        previous = prompt.status
-        EscalationPrompt.objects.filter(pk=prompt.pk).update(status=PromptStatus.ESCALATED, updated_at=as_of)
-        PromptEvent.objects.bulk_create(
-            [
-                PromptEvent(
-                    prompt=prompt,
-                    at=as_of,
-                    actor=actor,
-                    kind=PromptEventKind.ESCALATED,
-                    from_status=previous,
-                    to_status=PromptStatus.ESCALATED,
-                    reason=LOST_ACCESS_REASON,
-                ),
-                PromptEvent(
-                    prompt=successor,
-                    at=as_of,
-                    actor=actor,
-                    kind=PromptEventKind.RAISED,
-                    to_status=PromptStatus.OPEN,
-                    reason=LOST_ACCESS_REASON,
-                ),
-            ]
+            actor=actor,
+            as_of=as_of,
+            reason=LOST_ACCESS_REASON,
+            raised_reason=LOST_ACCESS_REASON,
         )
         audit_record(
             actor=actor,

@@ -85,7 +85,7 @@ class IdempotencyMiddleware:
         services.idempotency_key_complete(
             row=row,
             status_code=response.status_code,
-            body=response.content,
+            body=_without_confidential(response.content),
             headers=headers,
             **_what_it_shows(request, response),
         )
@@ -158,3 +158,18 @@ def _what_it_shows(request: HttpRequest, response: HttpResponse) -> dict:
     if family_id is None:
         return {}
     return {"record_model": _model_label(basename), "record_id": body.get("id", ""), "family_id": int(family_id)}
+
+
+def _without_confidential(content: bytes) -> bytes:
+    """The answer as kept for replays, without the confidential referrer: the owning team's
+    referral writes answer with it, and a second copy must not sit in this table for a day. A
+    replay leaves those fields out; the referral itself (GET) still shows them to the team."""
+    from audit.services import REDACTED_FIELDS  # core sits below audit for everything else
+
+    try:
+        body = json.loads(content or b"null")
+    except ValueError:
+        return content
+    if not isinstance(body, dict) or not REDACTED_FIELDS & body.keys():
+        return content
+    return json.dumps({k: v for k, v in body.items() if k not in REDACTED_FIELDS}).encode()

@@ -175,3 +175,24 @@ def test_a_conflict_is_not_kept_so_a_replay_never_shows_what_was_saved_then(api,
     assert first.status_code == 409 and child.given_name in first.content.decode()
     again = client.patch(f"/api/v1/members/{child.pk}/", {"given_name": "X"}, format="json", **stale)
     assert again.status_code == 409 and "Idempotent-Replayed" not in again
+
+
+def test_the_kept_answer_holds_no_confidential_referrer(api, practitioner, family):
+    from core.models import IdempotencyKey
+
+    client = api.as_user(practitioner)
+    payload = {
+        "family": family.pk,
+        "source": "public",
+        "concerns": ["neglect"],
+        "summary": "A neighbour is worried.",
+        "referrer_name": "Rosalind Quarrington",
+        "referrer_contact": "07700 900777",
+    }
+    first = client.post("/api/v1/referrals/", payload, format="json", HTTP_IDEMPOTENCY_KEY="k-ref")
+    assert first.status_code == 201 and first.json()["referrer_name"] == "Rosalind Quarrington"
+    kept = bytes(IdempotencyKey.objects.get(key="k-ref").response_body)
+    assert b"Quarrington" not in kept and b"900777" not in kept
+    again = client.post("/api/v1/referrals/", payload, format="json", HTTP_IDEMPOTENCY_KEY="k-ref")
+    assert again.status_code == 201 and again["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"] and "referrer_name" not in again.json()
